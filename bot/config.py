@@ -1,0 +1,132 @@
+"""One settings object, read from the environment (and `.env`), validated once at start-up."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
+
+_SLACK_ID = re.compile(r"^[A-Z][A-Z0-9]{2,}$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line naming the variable."""
+
+
+def _split_ids(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything syncbot reads from its environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    slack_bot_token: SecretStr | None = Field(None, description="bot token (xoxb-…)")
+    slack_signing_secret: SecretStr | None = Field(None, description="signing secret for HTTP mode")
+    slack_app_token: SecretStr | None = Field(None, description="app-level token (xapp-…): Socket Mode")
+    slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL")
+    syncbot_channel: str | None = Field(None, description="channel ID that receives digests")
+    patchworks_api_url: str = Field("https://core.wearepatchworks.com/api/v1")
+    patchworks_api_key: SecretStr | None = Field(None, description="Core API key")
+    patchworks_app_url: str = Field("https://app.wearepatchworks.com")
+    patchworks_requests_per_minute: int = Field(240, ge=1, le=10_000)
+    patchworks_timeout_seconds: float = Field(20.0, gt=0, le=300)
+    syncbot_poll_seconds: int = Field(300, ge=1, le=86_400)
+    syncbot_lookback_hours: int = Field(24, ge=1, le=360)
+    syncbot_overlap_seconds: int = Field(3600, ge=0, le=86_400)
+    syncbot_digest_max_messages: int = Field(5, ge=1, le=50)
+    syncbot_resync_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    syncbot_resync_groups: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    database_url: str = Field("sqlite+aiosqlite:///./syncbot.db")
+    port: int = Field(3000, ge=0, le=65_535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    _split_users = field_validator("syncbot_resync_users", "syncbot_resync_groups", mode="before")(
+        _split_ids
+    )
+
+    @field_validator("slack_api_url", "patchworks_api_url", "patchworks_app_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("expected an http(s) URL")
+        return value
+
+    @field_validator("syncbot_channel")
+    @classmethod
+    def _channel_id(cls, value: str | None) -> str | None:
+        if value is not None and not _SLACK_ID.match(value):
+            raise ValueError("expected a channel ID like C0123ABCD (not a #name)")
+        return value
+
+    @field_validator("syncbot_resync_users", "syncbot_resync_groups")
+    @classmethod
+    def _slack_ids(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not _SLACK_ID.match(value):
+                raise ValueError(f"expected comma-separated Slack IDs like U0123ABCD, got {value!r}")
+        return values
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("expected a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("expected an app-level token starting with xapp-")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("expected sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db")
+        return value
+
+    @property
+    def socket_mode(self) -> bool:
+        """True when an app-level token is set: connect over Socket Mode instead of HTTP."""
+        return self.slack_app_token is not None
+
+    def require(self, *names: str) -> None:
+        """Raise ConfigError for the first named setting that is unset."""
+        for name in names:
+            if getattr(self, name) in (None, ""):
+                field = type(self).model_fields[name]
+                what = field.description or "a value"
+                raise ConfigError(f"{name.upper()} is not set: expected {what}")
+
+    def require_for_run(self) -> None:
+        """Check what `syncbot run` needs: Slack credentials, the channel and the Patchworks key."""
+        self.require("slack_bot_token", "syncbot_channel", "patchworks_api_key")
+        if not self.socket_mode:
+            self.require("slack_signing_secret")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate settings; a bad value becomes one ConfigError line naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        shown = error.get("input")
+        got = "" if isinstance(shown, dict | SecretStr) or name.endswith(("TOKEN", "KEY", "SECRET")) else (
+            f", got {str(shown)[:60]!r}"
+        )
+        raise ConfigError(f"{name}: {message}{got}") from None

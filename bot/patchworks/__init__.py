@@ -1,0 +1,1 @@
+"""Patchworks: the domain (models), the port (report) and its adapter (core_api)."""
