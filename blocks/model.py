@@ -1,0 +1,112 @@
+"""What the builders render: Patchworks entries plus what syncbot did to them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.patchworks.models import SyncEntry, SystemHealth
+
+__all__ = [
+    "Attempt",
+    "BulkPlan",
+    "DetailsModel",
+    "Digest",
+    "DigestItem",
+    "EntryState",
+    "Listing",
+    "Outcome",
+    "Skipped",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class EntryState(StrEnum):
+    """Where an entry stands from syncbot's point of view."""
+
+    FAILED = "failed"
+    QUEUED = "queued"
+    OK = "ok"
+    FAILED_AGAIN = "failed_again"
+    ERROR = "error"  # the resync request itself was refused or could not be sent
+
+
+class Outcome(_Frozen):
+    """What happened to an entry after it was posted: who resynced it, when, and how it ended."""
+
+    state: EntryState = EntryState.FAILED
+    by_user: str | None = None  # Slack user ID
+    at: datetime | None = None
+    new_run_id: int | None = None
+    detail: str | None = None  # first error line when failed again, or why the request failed
+
+
+class DigestItem(_Frozen):
+    """One entry in a digest or listing. `entry` is the current run (the retry, once failed again)."""
+
+    entry: SyncEntry
+    outcome: Outcome = Outcome()
+
+
+class Digest(_Frozen):
+    """One Slack message of a digest: a part of one poll's new failures."""
+
+    message_id: int
+    part: int = 1
+    parts: int = 1
+    created_at: datetime
+    items: tuple[DigestItem, ...]
+    overflow: int = 0  # failures of this poll not shown in any message (see /failed-syncs)
+    overflow_flows: tuple[tuple[str, int], ...] = ()  # (flow name, count) of the overflow
+    overflow_hours: int = 24  # listing window that covers the overflow
+
+
+class Listing(_Frozen):
+    """One page of the slash command's listing."""
+
+    items: tuple[DigestItem, ...]
+    query: str
+    hours: int
+    page: int
+    pages: int
+    total: int
+
+
+class Skipped(_Frozen):
+    """An entry a bulk resync will not run, and why."""
+
+    entry: SyncEntry
+    reason: str
+
+
+class BulkPlan(_Frozen):
+    """What a bulk resync will do, shown in its confirmation modal before anything runs."""
+
+    message_id: int | None
+    to_resync: tuple[SyncEntry, ...]
+    skipped: tuple[Skipped, ...] = ()
+
+
+class Attempt(_Frozen):
+    """One resync of an entry, as syncbot recorded it."""
+
+    run_id: int
+    new_run_id: int | None
+    by_user: str
+    at: datetime
+    state: EntryState
+
+
+class DetailsModel(_Frozen):
+    """Everything the Details modal shows."""
+
+    entry: SyncEntry
+    outcome: Outcome = Outcome()
+    health: tuple[SystemHealth, ...] = ()
+    attempts: tuple[Attempt, ...] = ()
+    message_id: int | None = None
