@@ -110,3 +110,4 @@ class DetailsModel(_Frozen):
     health: tuple[SystemHealth, ...] = ()
     attempts: tuple[Attempt, ...] = ()
     message_id: int | None = None
+    notice: str | None = None  # one line on top, e.g. what a resync just requested did

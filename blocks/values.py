@@ -38,6 +38,7 @@ class BulkRef(_Value):
     v: Literal[1] = 1
     msg: int | None = Field(None, ge=1, le=2**53)
     runs: tuple[int, ...] = ()
+    ch: str | None = Field(None, max_length=32)  # where to answer when there is no digest
 
 
 class ListRef(_Value):

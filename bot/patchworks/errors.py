@@ -1,16 +1,25 @@
 """Typed Patchworks errors. Every message is safe to show an operator: no keys, no bodies.
 
-    PatchworksError
-    ├── AuthFailed       401/403: the API key is wrong, revoked or lacks permission
-    ├── NotFound         404: the run or flow does not exist (or no longer: logs live 7 days)
-    ├── RateLimited      429 after the retries ran out
-    ├── Unavailable      5xx, timeouts, connection failures after the retries ran out
-    └── BadResponse      a response that is not the JSON we can read
+PatchworksError
+├── AuthFailed       401/403: the API key is wrong, revoked or lacks permission
+├── NotFound         404: the run or flow does not exist (or no longer: logs live 7 days)
+├── ResyncRefused    422 on retry: Patchworks will not retry this run (its message says why)
+├── RateLimited      429 after the retries ran out
+├── Unavailable      5xx, timeouts, connection failures after the retries ran out
+└── BadResponse      a response that is not the JSON we can read
 """
 
 from __future__ import annotations
 
-__all__ = ["AuthFailed", "BadResponse", "NotFound", "PatchworksError", "RateLimited", "Unavailable"]
+__all__ = [
+    "AuthFailed",
+    "BadResponse",
+    "NotFound",
+    "PatchworksError",
+    "RateLimited",
+    "ResyncRefused",
+    "Unavailable",
+]
 
 
 class PatchworksError(Exception):
@@ -23,6 +32,10 @@ class AuthFailed(PatchworksError):
 
 class NotFound(PatchworksError):
     """The requested run or flow does not exist."""
+
+
+class ResyncRefused(PatchworksError):
+    """Patchworks refused to retry a run (HTTP 422); the message is Patchworks' own reason."""
 
 
 class RateLimited(PatchworksError):

@@ -1,0 +1,163 @@
+"""The `syncbot` command: run, poll, check, audit, simulator, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import setup_logging
+
+__all__ = ["main"]
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = (
+        settings.slack_bot_token,
+        settings.slack_signing_secret,
+        settings.slack_app_token,
+        settings.patchworks_api_key,
+    )
+    found = [value.get_secret_value() for value in values if value is not None]
+    password = re.search(r"://[^:/@]+:([^@]+)@", settings.database_url)
+    if password:
+        found.append(password.group(1))
+    return found
+
+
+def _duration(raw: str) -> timedelta:
+    match = re.fullmatch(r"(\d{1,5})([mhd])", raw.strip().lower())
+    if not match:
+        raise argparse.ArgumentTypeError("expected a duration like 30m, 12h or 7d")
+    amount, unit = int(match.group(1)), match.group(2)
+    return timedelta(minutes=amount) if unit == "m" else timedelta(hours=amount * (24 if unit == "d" else 1))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="syncbot", description="Failed Patchworks syncs in Slack.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="serve Slack (HTTP or Socket Mode) and poll on a schedule")
+    sub.add_parser("poll", help="run exactly one poll cycle and exit (for cron)")
+    sub.add_parser("check", help="validate settings and reach Slack and Patchworks once")
+    audit = sub.add_parser("audit", help="print the resync audit log")
+    audit.add_argument("--since", type=_duration, default=timedelta(days=7), help="e.g. 12h or 7d (default 7d)")
+    sim = sub.add_parser("simulator", help="serve a Patchworks Core API simulator")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8700)
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--api-key", default="sim-key")
+    sim.add_argument("--initial-failures", type=int, default=30)
+    sim.add_argument("--failures-every", type=float, default=None, help="seconds between new failures")
+    demo = sub.add_parser("demo", help="the whole bot against a local Slack sandbox and the simulator")
+    demo.add_argument("--port", type=int, default=0, help="sandbox page port (default: a free one)")
+    demo.add_argument("--data-dir", default="./demo-data")
+    return parser
+
+
+async def _poll_once(settings: Settings) -> int:
+    from bot.services import build_services
+
+    services = await build_services(settings)
+    try:
+        result = await services.poller.run_once()
+    finally:
+        await services.aclose()
+    if result.error:
+        print(f"syncbot: Patchworks error: {result.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _run(settings: Settings) -> int:
+    from bot.server import serve
+    from bot.services import build_services
+
+    services = await build_services(settings)
+    await serve(services)
+    return 0
+
+
+async def _check(settings: Settings) -> int:
+    from bot.services import build_services
+
+    services = await build_services(settings)
+    ok = True
+    try:
+        try:
+            await services.slack.web.auth_test()
+            print("Slack: token accepted")
+        except Exception as exc:  # noqa: BLE001 - any failure is reported as one line
+            ok = False
+            print(f"Slack: {getattr(exc, 'error', None) or type(exc).__name__}")
+        try:
+            async for _ in services.report.failed_pages(datetime.now(UTC) - timedelta(hours=1)):
+                break
+            print("Patchworks: API key accepted")
+        except Exception as exc:  # noqa: BLE001
+            ok = False
+            print(f"Patchworks: {exc}")
+    finally:
+        await services.aclose()
+    return 0 if ok else 1
+
+
+async def _audit(settings: Settings, since: timedelta) -> int:
+    from bot.store import Store
+
+    store = await Store.open(settings.database_url)
+    try:
+        rows = await store.audit_since(datetime.now(UTC) - since)
+    finally:
+        await store.close()
+    if not rows:
+        print("no resync attempts in that window")
+    for row in rows:
+        runs = ",".join(str(run) for run in row.run_ids) or "-"
+        detail = f"  {row.detail}" if row.detail else ""
+        print(f"{row.at:%Y-%m-%d %H:%M:%S}Z  {row.user_id:<12} {row.action:<12} {row.result:<22} runs {runs}{detail}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `syncbot` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.command == "run":
+            settings.require_for_run()
+        elif args.command in ("poll", "check"):
+            settings.require("slack_bot_token", "syncbot_channel", "patchworks_api_key")
+    except ConfigError as exc:
+        print(f"syncbot: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level, _secrets(settings))
+    if args.command == "simulator":
+        from bot.patchworks.simulator import SimulatorConfig, serve
+
+        config = SimulatorConfig(
+            seed=args.seed,
+            api_key=args.api_key,
+            initial_failures=args.initial_failures,
+            failures_every_s=args.failures_every,
+        )
+        print(f"Patchworks simulator on http://{args.host}:{args.port}/api/v1 (API key {args.api_key!r})")
+        serve(config, args.host, args.port)
+        return 0
+    if args.command == "demo":
+        from bot.sandbox.demo import run_demo
+
+        return run_demo(port=args.port, data_dir=args.data_dir)
+    if args.command == "audit":
+        return asyncio.run(_audit(settings, args.since))
+    runner = {"run": _run, "poll": _poll_once, "check": _check}[args.command]
+    try:
+        return asyncio.run(runner(settings))
+    except ConfigError as exc:
+        print(f"syncbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

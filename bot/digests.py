@@ -1,0 +1,142 @@
+"""Posting digest messages from the outbox and rewriting them in place as entries change."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from blocks.digest import build_digest
+from blocks.messages import notice
+from bot.slack import (
+    DIGEST_EVENT,
+    SlackChannelError,
+    SlackClient,
+    SlackError,
+    SlackGone,
+    SlackPayloadError,
+    SlackRateLimited,
+    SlackUnavailable,
+)
+from bot.store import MessageRow, Store
+
+__all__ = ["DigestPublisher"]
+
+log = logging.getLogger(__name__)
+
+
+class DigestPublisher:
+    """Owns the lifecycle of digest messages in one channel."""
+
+    def __init__(self, store: Store, slack: SlackClient, channel: str) -> None:
+        self._store = store
+        self._slack = slack
+        self.channel = channel
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def flush(self) -> bool:
+        """Post every unposted digest, oldest first; False when some must wait for a later try."""
+        for message in await self._store.unposted_messages(self.channel):
+            if not await self._post(message):
+                return False
+        return True
+
+    async def _post(self, message: MessageRow) -> bool:
+        if message.state == "posting" and await self._adopt_earlier_post(message):
+            return True
+        digest = await self._store.load_digest(message.id)
+        if digest is None or not digest.items:
+            await self._store.mark_unposted(message.id, "digest has no entries", give_up=True)
+            return True
+        text, blocks = build_digest(digest)
+        await self._store.mark_posting(message.id)
+        try:
+            ts = await self._slack.post_message(
+                self.channel,
+                text,
+                blocks,
+                metadata={"event_type": DIGEST_EVENT, "event_payload": {"digest_id": message.id}},
+            )
+        except SlackPayloadError as exc:
+            # Slack will never take this message as it is: park it, say so in the channel.
+            log.error("digest %s refused by Slack (%s); its entries stay listed by /failed-syncs", message.id, exc.error)
+            await self._store.mark_unposted(message.id, exc.error, give_up=True)
+            await self._post_plain_fallback(message.id, exc.error)
+            return True
+        except (SlackRateLimited, SlackUnavailable) as exc:
+            log.warning("digest %s not posted yet (%s); will retry next poll", message.id, exc.error)
+            await self._store.mark_unposted(message.id, exc.error)
+            return False
+        except SlackChannelError as exc:
+            log.error(
+                "digest %s cannot be posted to %s: %s. Invite the bot to the channel or fix "
+                "SYNCBOT_CHANNEL; the digest is kept and posted once the channel works.",
+                message.id,
+                self.channel,
+                exc.error,
+            )
+            await self._store.mark_unposted(message.id, exc.error)
+            return False
+        except SlackError as exc:
+            log.error("digest %s not posted: %s; kept for the next poll", message.id, exc.error)
+            await self._store.mark_unposted(message.id, exc.error)
+            return False
+        await self._store.mark_posted(message.id, ts)
+        return True
+
+    async def _adopt_earlier_post(self, message: MessageRow) -> bool:
+        """A crash may have come after Slack took the post: look for it before posting again."""
+        if message.posting_at is None:
+            return False
+        oldest = (message.posting_at - timedelta(minutes=1)).timestamp()
+        try:
+            ts = await self._slack.find_digest(self.channel, message.id, oldest)
+        except SlackError as exc:
+            log.warning("could not check whether digest %s was already posted (%s); posting it", message.id, exc.error)
+            return False
+        if ts is None:
+            return False
+        log.info("digest %s was already posted as %s before a restart", message.id, ts)
+        await self._store.mark_posted(message.id, ts)
+        return True
+
+    async def _post_plain_fallback(self, message_id: int, error: str) -> None:
+        text, blocks = notice(
+            f"syncbot could not post a digest (Slack said {error}). "
+            "Its failed syncs are listed by /failed-syncs."
+        )
+        try:
+            await self._slack.post_message(self.channel, text, blocks)
+        except SlackError as exc:
+            log.error("fallback notice for digest %s not posted either: %s", message_id, exc.error)
+
+    async def refresh(self, message_id: int) -> bool:
+        """Re-render a posted digest from the store and update it in place."""
+        lock = self._locks.setdefault(message_id, asyncio.Lock())
+        async with lock:
+            message = await self._store.message(message_id)
+            if message is None or message.ts is None:
+                return False
+            digest = await self._store.load_digest(message_id)
+            if digest is None or not digest.items:
+                return False
+            text, blocks = build_digest(digest)
+            try:
+                await self._slack.update_message(message.channel, message.ts, text, blocks)
+            except SlackGone as exc:
+                log.warning("digest %s can no longer be updated (%s)", message_id, exc.error)
+                return False
+            except SlackError as exc:
+                log.error("digest %s not updated: %s", message_id, exc.error)
+                return False
+            return True
+
+    async def reply(self, message_id: int, text: str, blocks: list[dict[str, object]] | None = None) -> None:
+        """Post a short note in a digest's thread (never fails the caller)."""
+        message = await self._store.message(message_id)
+        if message is None or message.ts is None:
+            return
+        try:
+            await self._slack.post_message(message.channel, text, blocks, thread_ts=message.ts)
+        except SlackError as exc:
+            log.warning("thread reply on digest %s not posted: %s", message_id, exc.error)

@@ -1,0 +1,84 @@
+"""Small helpers every handler uses to read a payload and answer the user who acted."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from blocks.messages import notice
+from bot.services import Services
+from bot.slack import SlackError
+
+__all__ = ["allowed_to_resync", "channel_of", "tell", "user_of", "value_of"]
+
+log = logging.getLogger(__name__)
+
+Body = dict[str, Any]
+
+
+def user_of(body: Body) -> str:
+    """The acting user's ID ('' when Slack sent none)."""
+    user = body.get("user") or {}
+    if isinstance(user, dict):
+        return str(user.get("id") or "")
+    return str(body.get("user_id") or "")
+
+
+def channel_of(body: Body) -> str | None:
+    """The channel the interaction happened in, when there is one."""
+    channel = body.get("channel")
+    if isinstance(channel, dict) and channel.get("id"):
+        return str(channel["id"])
+    container = body.get("container") or {}
+    if isinstance(container, dict) and container.get("channel_id"):
+        return str(container["channel_id"])
+    return str(body["channel_id"]) if body.get("channel_id") else None
+
+
+def value_of(body: Body) -> object:
+    """The value of the clicked element, as Slack sent it (validated by the caller)."""
+    actions = body.get("actions") or [{}]
+    first = actions[0] if isinstance(actions, list) and actions else {}
+    return first.get("value") if isinstance(first, dict) else None
+
+
+async def tell(
+    services: Services,
+    body: Body,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+    *,
+    replace: bool = False,
+    escape: bool = True,
+) -> None:
+    """Answer only the user who acted: through response_url, else an ephemeral message."""
+    if blocks is None and escape:
+        text, blocks = notice(text)
+    response_url = body.get("response_url")
+    try:
+        if isinstance(response_url, str) and response_url:
+            payload: dict[str, Any] = {"response_type": "ephemeral", "text": text, "replace_original": replace}
+            if blocks is not None:
+                payload["blocks"] = blocks
+            await services.slack.respond(response_url, payload)
+            return
+        channel = channel_of(body)
+        if channel:
+            await services.slack.post_ephemeral(channel, user_of(body), text, blocks)
+    except SlackError as exc:
+        log.warning("could not answer %s: %s", user_of(body) or "user", exc.error)
+
+
+async def allowed_to_resync(services: Services, body: Body, run_ids: list[int], action: str) -> bool:
+    """Check the allow-list on the server; a refusal is audited and explained to the user."""
+    user = user_of(body)
+    if user and await services.authz.can_resync(user):
+        return True
+    await services.store.audit(user_id=user or "unknown", action=action, run_ids=run_ids, result="refused")
+    await tell(
+        services,
+        body,
+        "You are not allowed to resync: ask an admin to add you to SYNCBOT_RESYNC_USERS "
+        "or one of the user groups in SYNCBOT_RESYNC_GROUPS. Reading is open to everyone.",
+    )
+    return False

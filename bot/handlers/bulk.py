@@ -1,0 +1,117 @@
+"""Bulk resync: pick entries (or all), confirm in a modal that names them, then resync each."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from blocks.bulk import build_bulk_confirm_modal, build_bulk_summary
+from blocks.ids import Action, ViewId
+from blocks.messages import loading_modal, notice_modal
+from blocks.values import BulkRef, InvalidValue, decode, encode
+from bot.handlers._context import allowed_to_resync, channel_of, tell, user_of, value_of
+from bot.services import Services
+from bot.slack import SlackError
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+
+def selected_runs(body: dict[str, Any]) -> list[int]:
+    """Run ids chosen in the message's multi-select, read from the payload's state."""
+    runs: list[int] = []
+    values = ((body.get("state") or {}).get("values")) or {}
+    for block in values.values() if isinstance(values, dict) else []:
+        element = block.get(Action.BULK_SELECT) if isinstance(block, dict) else None
+        for option in (element or {}).get("selected_options") or []:
+            raw = option.get("value") if isinstance(option, dict) else None
+            if isinstance(raw, str) and raw.isdigit() and len(raw) <= 16:
+                runs.append(int(raw))
+    return runs
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    """Wire the multi-select, the two bulk buttons and the confirmation modal."""
+
+    @app.action(Action.BULK_SELECT)
+    async def selection_changed(ack: AsyncAck) -> None:
+        """The selection is read from the state when a bulk button is clicked."""
+        await ack()
+
+    async def confirm(body: dict[str, Any], runs: list[int], ref: BulkRef) -> None:
+        if not await allowed_to_resync(services, body, runs, "bulk_resync"):
+            return
+        if not runs:
+            await tell(services, body, "Select one or more entries in the menu first, then click Resync selected.")
+            return
+        try:
+            view_id = await services.slack.open_view(str(body.get("trigger_id", "")), loading_modal("Resync entries"))
+        except SlackError as exc:
+            log.warning("bulk confirmation not opened: %s", exc.error)
+            return
+        plan = await services.resyncer.plan_bulk(runs, ref.msg)
+        view = build_bulk_confirm_modal(plan)
+        # Answering a listing (no digest) needs the channel; the builder knows only the plan.
+        meta = decode(BulkRef, view["private_metadata"]) if view.get("private_metadata") else None
+        if meta is not None:
+            view["private_metadata"] = encode(meta.model_copy(update={"ch": channel_of(body)}))
+        try:
+            await services.slack.update_view(view_id, view)
+        except SlackError as exc:
+            log.warning("bulk confirmation not filled: %s", exc.error)
+
+    @app.action(Action.BULK_RESYNC_SELECTED)
+    async def resync_selected(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Confirm a resync of the selected entries."""
+        await ack()
+        try:
+            ref = decode(BulkRef, value_of(body))
+        except InvalidValue:
+            await tell(services, body, "That button is not one syncbot understands any more.")
+            return
+        await confirm(body, selected_runs(body), ref)
+
+    @app.action(Action.BULK_RESYNC_ALL)
+    async def resync_all(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Confirm a resync of every resyncable entry of a digest message or listing page."""
+        await ack()
+        try:
+            ref = decode(BulkRef, value_of(body))
+        except InvalidValue:
+            await tell(services, body, "That button is not one syncbot understands any more.")
+            return
+        runs = list(ref.runs)
+        if ref.msg is not None:
+            digest = await services.store.load_digest(ref.msg)
+            runs = [item.entry.run_id for item in digest.items] if digest else []
+        await confirm(body, runs, ref)
+
+    @app.view(ViewId.BULK_CONFIRM)
+    async def confirmed(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Resync what the confirmation named, write outcomes back and summarise them."""
+        user = user_of(body)
+        try:
+            ref = decode(BulkRef, view.get("private_metadata"))
+        except InvalidValue:
+            await ack(response_action="update", view=notice_modal("Resync entries", "This confirmation expired."))
+            return
+        if not user or not await services.authz.can_resync(user):
+            await services.store.audit(user_id=user or "unknown", action="bulk_resync", run_ids=ref.runs, result="refused")
+            await ack(
+                response_action="update",
+                view=notice_modal("Resync entries", "You are not allowed to resync. Reading is open to everyone."),
+            )
+            return
+        await ack()
+        outcome = await services.resyncer.resync_many(list(ref.runs), user)
+        text, blocks = build_bulk_summary(outcome.queued, outcome.skipped, outcome.failed, user)
+        if ref.msg is not None:
+            await services.digests.reply(ref.msg, text, blocks)
+        elif ref.ch:
+            try:
+                await services.slack.post_ephemeral(ref.ch, user, text, blocks)
+            except SlackError as exc:
+                log.warning("bulk summary not shown to %s: %s", user, exc.error)

@@ -1,0 +1,73 @@
+"""`/failed-syncs [filter] [since]`: an ephemeral, paged listing with the digest's actions."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from blocks.ids import Action, Command
+from blocks.listing import build_empty_listing, build_help, build_listing
+from blocks.values import InvalidValue, ListRef, decode
+from bot.handlers._context import tell, value_of
+from bot.listing import UsageError, parse_command
+from bot.patchworks.errors import PatchworksError
+from bot.services import Services
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+
+async def _show(services: Services, body: dict[str, Any], query: str, hours: int, page: int, *, replace: bool) -> None:
+    try:
+        listing = await services.lister.page(query, hours, page)
+    except PatchworksError as exc:
+        await tell(services, body, f"Patchworks could not be reached, so nothing can be listed right now: {exc}")
+        return
+    text, blocks = build_listing(listing) if listing.total else build_empty_listing(query, hours)
+    await tell(services, body, text, blocks, replace=replace)
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    """Wire the slash command and its paging buttons."""
+
+    @app.command(Command.FAILED_SYNCS)
+    async def failed_syncs(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """List failed syncs, filtered, to the caller only."""
+        await ack()
+        try:
+            query = parse_command(str(body.get("text") or ""))
+        except UsageError as exc:
+            await tell(services, body, f"{exc} Try `/failed-syncs help`.")
+            return
+        if query.help:
+            text, blocks = build_help()
+            await tell(services, body, text, blocks)
+            return
+        await _show(services, body, query.text, query.hours, 1, replace=False)
+
+    async def turn_page(ack: AsyncAck, body: dict[str, Any], *, replace: bool) -> None:
+        await ack()
+        try:
+            ref = decode(ListRef, value_of(body))
+        except InvalidValue:
+            await tell(services, body, "That button is not one syncbot understands any more.")
+            return
+        await _show(services, body, ref.q, ref.hours, ref.page, replace=replace)
+
+    @app.action(Action.LIST_PREV)
+    async def previous_page(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Show the previous page in place."""
+        await turn_page(ack, body, replace=True)
+
+    @app.action(Action.LIST_NEXT)
+    async def next_page(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Show the next page in place."""
+        await turn_page(ack, body, replace=True)
+
+    @app.action(Action.SHOW_ALL)
+    async def show_all(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """List the failures a digest summarised as "+N more"."""
+        await turn_page(ack, body, replace=False)

@@ -1,0 +1,72 @@
+"""Resync one entry: from a digest, a listing or the Details modal, after a confirm dialog."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from blocks.details import build_details_modal
+from blocks.ids import Action
+from blocks.messages import notice_modal, resync_anyway_prompt
+from blocks.values import EntryRef, InvalidValue, decode
+from bot.handlers._context import allowed_to_resync, tell, value_of
+from bot.handlers.details import details_model
+from bot.patchworks.errors import PatchworksError
+from bot.resync import ResyncStatus
+from bot.services import Services
+from bot.slack import SlackError
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    """Wire the Resync and Resync anyway buttons."""
+
+    async def resync(body: dict[str, Any], *, force: bool) -> None:
+        try:
+            ref = decode(EntryRef, value_of(body))
+        except InvalidValue:
+            await tell(services, body, "That button is not one syncbot understands any more.")
+            return
+        if not await allowed_to_resync(services, body, [ref.run], "resync"):
+            return
+        user = str(body["user"]["id"])
+        result = await services.resyncer.resync_one(ref.run, user, force=force)
+        view = body.get("view")
+        if isinstance(view, dict) and view.get("id"):
+            await _refresh_details(services, str(view["id"]), ref, result.message)
+            return
+        if result.status is ResyncStatus.UNHEALTHY and result.entry is not None:
+            text, blocks = resync_anyway_prompt(result.entry, list(result.health), ref)
+            await tell(services, body, text, blocks)
+            return
+        await tell(services, body, result.message, replace=force)
+
+    @app.action(Action.RESYNC)
+    async def resync_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Resync after the confirm dialog; warns first when a system looks broken."""
+        await ack()
+        await resync(body, force=False)
+
+    @app.action(Action.RESYNC_ANYWAY)
+    async def resync_anyway(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Resync although a system involved looks broken: the user was told and confirmed."""
+        await ack()
+        await resync(body, force=True)
+
+
+async def _refresh_details(services: Services, view_id: str, ref: EntryRef, message: str) -> None:
+    """After a resync from the Details modal, show its outcome in the modal itself."""
+    try:
+        model = await details_model(services, ref)
+        view = build_details_modal(model.model_copy(update={"notice": message}))
+    except PatchworksError:
+        view = notice_modal("Failed sync", message)
+    try:
+        await services.slack.update_view(view_id, view)
+    except SlackError as exc:
+        log.warning("details modal not refreshed: %s", exc.error)

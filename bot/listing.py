@@ -1,0 +1,107 @@
+"""The failed-syncs listing behind the slash command: parse what was typed, filter, page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from blocks.listing import LISTING_PAGE_SIZE
+from blocks.model import DigestItem, Listing
+from bot.patchworks.models import SyncEntry
+from bot.patchworks.report import SyncReport
+from bot.store import Store
+
+__all__ = ["MAX_HOURS", "ListQuery", "Lister", "UsageError", "parse_command"]
+
+MAX_HOURS = 15 * 24  # Patchworks' report goes back at most 15 days
+DEFAULT_HOURS = 24
+MAX_QUERY = 100
+# A listing scans at most this many failed runs, so a wide window cannot stall the reply.
+MAX_SCAN = 5000
+
+_DURATION = re.compile(r"^(\d{1,4})([mhd])$", re.IGNORECASE)
+_UNIT_HOURS = {"m": 1 / 60, "h": 1, "d": 24}
+
+
+class UsageError(ValueError):
+    """What the user typed cannot be understood; the message says what is accepted."""
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A parsed `/failed-syncs` request."""
+
+    text: str
+    hours: int
+    help: bool = False
+
+
+def parse_command(raw: str) -> ListQuery:
+    """Parse `[filter] [since]` or `help`."""
+    words = raw.split()
+    if len(words) == 1 and words[0].lower() in ("help", "-h", "--help", "?"):
+        return ListQuery(text="", hours=DEFAULT_HOURS, help=True)
+    hours = DEFAULT_HOURS
+    if words and (match := _DURATION.match(words[-1])):
+        amount, unit = int(match.group(1)), match.group(2).lower()
+        if amount == 0:
+            raise UsageError("`since` must be more than zero, like `30m`, `2h` or `3d`.")
+        exact = amount * _UNIT_HOURS[unit]
+        if exact > MAX_HOURS:
+            raise UsageError("`since` can go back at most 15 days (`15d`), as far as Patchworks' report.")
+        hours = max(1, int(-(-exact // 1)))
+        words = words[:-1]
+    elif words and re.match(r"^\d+[a-z]+$", words[-1], re.IGNORECASE) and not words[-1].isdigit():
+        if re.match(r"^\d+(s|w|mo|y)$", words[-1], re.IGNORECASE):
+            raise UsageError("`since` takes minutes, hours or days, like `30m`, `2h` or `3d` (at most `15d`).")
+    text = " ".join(words)
+    if len(text) > MAX_QUERY:
+        raise UsageError(f"The filter is too long (at most {MAX_QUERY} characters).")
+    return ListQuery(text=text, hours=hours)
+
+
+def matches(entry: SyncEntry, query: str) -> bool:
+    """True when the filter matches the flow name, a system, the run id or the reference."""
+    if not query:
+        return True
+    needle = query.lower().lstrip("#")
+    fields = [entry.flow_name, str(entry.run_id), entry.reference or "", *entry.systems]
+    return any(needle in field.lower().lstrip("#") for field in fields)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Lister:
+    """Builds listing pages from Patchworks, merged with what syncbot did to each entry."""
+
+    def __init__(self, report: SyncReport, store: Store, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self._report = report
+        self._store = store
+        self._clock = clock
+
+    async def page(self, query: str, hours: int, page: int) -> Listing:
+        """One page of failed entries matching `query` in the last `hours`, newest first."""
+        since = self._clock() - timedelta(hours=hours)
+        found: list[SyncEntry] = []
+        scanned = 0
+        async for batch in self._report.failed_pages(since):
+            scanned += len(batch)
+            found.extend(entry for entry in batch if matches(entry, query))
+            if scanned >= MAX_SCAN:
+                break
+        found.sort(key=lambda e: (e.started_at or since, e.run_id), reverse=True)
+        pages = max(1, -(-len(found) // LISTING_PAGE_SIZE))
+        page = min(max(1, page), pages)
+        shown = found[(page - 1) * LISTING_PAGE_SIZE : page * LISTING_PAGE_SIZE]
+        tracked = await self._store.entries_for_runs([entry.run_id for entry in shown])
+        items = tuple(
+            DigestItem(entry=entry, outcome=tracked[entry.run_id].outcome)
+            if entry.run_id in tracked
+            else DigestItem(entry=entry)
+            for entry in shown
+        )
+        return Listing(items=items, query=query, hours=hours, page=page, pages=pages, total=len(found))

@@ -1,0 +1,394 @@
+"""The SyncReport adapter for the Patchworks Core API (dialect: docs/core-api-dialect.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal, NoReturn
+
+import httpx
+
+from bot.patchworks._pacer import Pacer
+from bot.patchworks._parse import (
+    Included,
+    as_int,
+    index_included,
+    parse_flow,
+    parse_logs,
+    parse_run,
+    parse_runs,
+)
+from bot.patchworks.errors import (
+    AuthFailed,
+    BadResponse,
+    NotFound,
+    PatchworksError,
+    RateLimited,
+    ResyncRefused,
+    Unavailable,
+)
+from bot.patchworks.models import ErrorLine, Flow, SyncEntry
+
+__all__ = ["CoreApiReport"]
+
+logger = logging.getLogger(__name__)
+
+_PER_PAGE = 100  # the documented maximum (README §1.4)
+_RUN_INCLUDES = "flow,errorWarningLogs,retriedFlowRun"
+_FAILED_STATUSES = "3,5"  # failure and partial success
+_BACKOFF_BASE = 0.5
+_BACKOFF_CAP = 30.0
+# A Retry-After longer than this is not waited out inside one call: the caller gets RateLimited.
+_MAX_RETRY_AFTER = 120.0
+_BODY_SNIPPET = 200
+# Guards against a server that ignores `page` and sends no meta: never loop forever.
+_MAX_PAGES = 10_000
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+Method = Literal["GET", "POST"]
+
+
+def _ms(moment: datetime) -> str:
+    # Naive datetimes are taken as UTC, the API's own zone; integer maths avoids float rounding.
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return str((aware - _EPOCH) // timedelta(milliseconds=1))
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta seconds or HTTP date); None when absent or unreadable."""
+    if value is None or not value.strip():
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def _has_next(payload: Mapping[str, Any], count: int, per_page: int) -> bool:
+    """Whether a list page says more pages follow; without meta or links, a full page means maybe."""
+    if count == 0:
+        return False
+    meta = payload.get("meta")
+    if isinstance(meta, Mapping):
+        current, last = as_int(meta.get("current_page")), as_int(meta.get("last_page"))
+        if current is not None and last is not None:
+            return current < last
+    links = payload.get("links")
+    if isinstance(links, Mapping) and "next" in links:
+        return bool(links["next"])
+    if isinstance(meta, Mapping) and (size := as_int(meta.get("per_page"))):
+        per_page = size  # the server may clamp per_page below what we asked
+    return count >= per_page
+
+
+class CoreApiReport:
+    """Failed flow runs, their logs and retries, read from the Patchworks Core API."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        app_url: str,
+        requests_per_minute: int = 240,
+        timeout: float = 20.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_retries: int = 4,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._app_url = app_url
+        self._key = api_key
+        self._max_retries = max(0, max_retries)
+        self._sleep = sleep
+        self._pacer = Pacer(requests_per_minute, clock=clock, sleep=sleep)
+        self._client = httpx.AsyncClient(
+            base_url=self._base_url + "/",
+            headers={
+                "Authorization": api_key,  # the raw key, no "Bearer" (README §1.2)
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+            },
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            follow_redirects=False,
+        )
+        self.requests_made = 0
+
+    def __repr__(self) -> str:
+        return f"CoreApiReport(base_url={self._base_url!r}, app_url={self._app_url!r})"
+
+    async def __aenter__(self) -> CoreApiReport:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        await self._client.aclose()
+
+    # ---- the SyncReport port -------------------------------------------------------------
+
+    async def failed_pages(
+        self, since: datetime, *, until: datetime | None = None, search: str | None = None
+    ) -> AsyncGenerator[list[SyncEntry], None]:
+        """Failed entries started at or after `since`, oldest first, one page at a time."""
+        params = {
+            "filter[status]": _FAILED_STATUSES,
+            "filter[started_after]": _ms(since),
+            "include": _RUN_INCLUDES,
+            "sort": "started_at",
+        }
+        if until is not None:
+            params["filter[started_before]"] = _ms(until)
+        if search:
+            params["filter[search]"] = search
+        async for items, included in self._pages("/flow-runs", params):
+            entries = parse_runs(items, included=included, app_url=self._app_url)
+            if entries:
+                yield entries
+
+    async def entry(self, run_id: int) -> SyncEntry:
+        """One entry with its flow and error lines, read fresh."""
+        path = f"/flow-runs/{run_id}"
+        payload = await self._get(path, {"include": _RUN_INCLUDES}, not_found=_run_gone(run_id))
+        data = payload["data"]
+        try:
+            found = parse_run(data, included=index_included(payload.get("included")), app_url=self._app_url)
+        except ValueError as exc:  # ParseError, or pydantic's ValidationError
+            raise BadResponse(
+                f"Patchworks sent run {run_id} in a shape we cannot read: {exc!s:.200}"
+            ) from None
+        if found.errors:
+            return found
+        # The include may be unsupported or empty; the log endpoint is the authoritative source.
+        try:
+            lines = await self.error_lines(run_id)
+        except NotFound:
+            return found
+        return found.model_copy(update={"errors": tuple(lines)}) if lines else found
+
+    async def error_lines(self, run_id: int) -> list[ErrorLine]:
+        """All error and warning lines of a run's log."""
+        lines: list[ErrorLine] = []
+        params = {"sort": "id"}
+        async for items, included in self._pages(
+            f"/flow-runs/{run_id}/flow-run-logs", params, not_found=_run_gone(run_id)
+        ):
+            lines.extend(parse_logs(items, included))
+        return lines
+
+    async def flow(self, flow_id: int) -> Flow:
+        """A flow's name and whether it is enabled."""
+        path = f"/flows/{flow_id}"
+        payload = await self._get(path, None, not_found=f"flow {flow_id} not found in Patchworks")
+        try:
+            return parse_flow(payload["data"], index_included(payload.get("included")))
+        except ValueError as exc:  # ParseError, or pydantic's ValidationError
+            raise BadResponse(
+                f"Patchworks sent flow {flow_id} in a shape we cannot read: {exc!s:.200}"
+            ) from None
+
+    async def resync(self, run_id: int) -> int:
+        """Retry a run; returns the id of the new run."""
+        path = f"/flow-runs/{run_id}/retry"
+        response = await self._send("POST", path, None)
+        if response.status_code == 422:
+            message = _message_of(response)
+            raise ResyncRefused(
+                self._scrub(message) if message else f"Patchworks refused to retry run {run_id} (HTTP 422)"
+            )
+        try:
+            payload = self._payload("POST", path, response, not_found=_run_gone(run_id))
+        except BadResponse as exc:
+            if response.is_success:
+                # The retry probably started: say so rather than invite a second one.
+                raise BadResponse(
+                    f"Patchworks accepted the retry of run {run_id}; its answer was unreadable: {exc}"
+                ) from None
+            raise
+        new_id = as_int(payload["data"].get("id"))
+        if new_id is None:
+            raise BadResponse(
+                f"Patchworks accepted the retry of run {run_id} (HTTP {response.status_code}) "
+                "but did not say the new run's id"
+            )
+        logger.info("retried Patchworks run %s as run %s", run_id, new_id)
+        return new_id
+
+    # ---- transport -------------------------------------------------------------------------
+
+    async def _pages(
+        self, path: str, params: Mapping[str, str], *, not_found: str | None = None
+    ) -> AsyncGenerator[tuple[list[Any], Included], None]:
+        """Raw `data` and `included` of each page of a list endpoint, fetched one at a time."""
+        previous_ids: list[object] | None = None
+        for page in range(1, _MAX_PAGES + 1):
+            query = {**params, "per_page": str(_PER_PAGE), "page": str(page)}
+            payload = await self._get(path, query, not_found=not_found, list_data=True)
+            items: list[Any] = payload["data"]
+            ids = [item.get("id") if isinstance(item, Mapping) else None for item in items]
+            if items and ids == previous_ids:
+                logger.warning("Patchworks sent page %s of %s again; stopping there", page, path)
+                return
+            previous_ids = ids
+            yield items, index_included(payload.get("included"))
+            if not _has_next(payload, len(items), _PER_PAGE):
+                return
+        logger.warning("stopped reading %s after %s pages", path, _MAX_PAGES)
+
+    async def _get(
+        self,
+        path: str,
+        params: Mapping[str, str] | None,
+        *,
+        not_found: str | None = None,
+        list_data: bool = False,
+    ) -> Mapping[str, Any]:
+        response = await self._send("GET", path, params)
+        return self._payload("GET", path, response, not_found=not_found, list_data=list_data)
+
+    async def _send(self, method: Method, path: str, params: Mapping[str, str] | None) -> httpx.Response:
+        """One request with pacing and retries; returns the first response that is not retried."""
+        idempotent = method == "GET"
+        attempts = self._max_retries + 1
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            await self._pacer.acquire()
+            self.requests_made += 1
+            try:
+                response = await self._client.request(method, path.lstrip("/"), params=params)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # Nothing reached Patchworks, so even a POST is safe to send again.
+                if last:
+                    raise Unavailable(self._unreachable(method, path, exc, attempts)) from None
+                await self._backoff(method, path, attempt, type(exc).__name__)
+                continue
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                if not idempotent:
+                    raise Unavailable(self._outcome_unknown(path, type(exc).__name__)) from None
+                if last:
+                    raise Unavailable(self._unreachable(method, path, exc, attempts)) from None
+                await self._backoff(method, path, attempt, type(exc).__name__)
+                continue
+            status = response.status_code
+            if status == 429:
+                wait = _retry_after(response.headers.get("Retry-After"))
+                if last or (wait is not None and wait > _MAX_RETRY_AFTER):
+                    raise RateLimited(
+                        f"Patchworks kept rate-limiting {method} {path} (HTTP 429 after {attempt + 1} "
+                        "attempts); try again shortly",
+                        retry_after=wait,
+                    )
+                if wait is None:
+                    await self._backoff(method, path, attempt, "HTTP 429")
+                else:
+                    logger.warning("Patchworks rate-limited %s %s; waiting %.1fs", method, path, wait)
+                    await self._sleep(wait)
+                continue
+            if status >= 500:
+                if not idempotent:
+                    raise Unavailable(self._outcome_unknown(path, f"HTTP {status}"))
+                if last:
+                    raise Unavailable(
+                        f"Patchworks answered HTTP {status} to {method} {path} after {attempts} attempts"
+                    )
+                await self._backoff(method, path, attempt, f"HTTP {status}")
+                continue
+            return response
+        raise AssertionError("unreachable: the last attempt always returns or raises")
+
+    async def _backoff(self, method: Method, path: str, attempt: int, reason: str) -> None:
+        # Full jitter: spreads retries from many callers instead of synchronising them.
+        delay = random.uniform(0.0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
+        logger.warning("%s %s failed (%s); retrying in %.2fs", method, path, reason, delay)
+        await self._sleep(delay)
+
+    def _payload(
+        self,
+        method: Method,
+        path: str,
+        response: httpx.Response,
+        *,
+        not_found: str | None = None,
+        list_data: bool = False,
+    ) -> Mapping[str, Any]:
+        """The JSON envelope of a final response, or the typed error its status means."""
+        status = response.status_code
+        if status in (401, 403):
+            raise AuthFailed(f"Patchworks rejected the API key (HTTP {status}); check PATCHWORKS_API_KEY")
+        if status == 404:
+            raise NotFound(not_found or f"{path} not found in Patchworks")
+        if 400 <= status < 500:
+            message = _message_of(response)
+            detail = f": {self._scrub(message)}" if message else ""
+            raise PatchworksError(f"Patchworks refused {method} {path} (HTTP {status}){detail}")
+        if not 200 <= status < 300:
+            self._bad(method, path, response, f"unexpected HTTP {status}")
+        try:
+            payload = response.json()
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
+            self._bad(method, path, response, "a body that is not JSON")
+        if not isinstance(payload, dict):
+            self._bad(method, path, response, "JSON that is not an object")
+        data = payload.get("data")
+        if list_data and not isinstance(data, list):
+            self._bad(method, path, response, "no `data` list")
+        if not list_data and not isinstance(data, dict):
+            self._bad(method, path, response, "no `data` object")
+        return payload
+
+    def _bad(self, method: Method, path: str, response: httpx.Response, what: str) -> NoReturn:
+        snippet = self._scrub(response.text[:_BODY_SNIPPET]) if response.content else ""
+        raise BadResponse(
+            f"Patchworks answered {method} {path} (HTTP {response.status_code}) with {what}: {snippet!r}"
+        )
+
+    def _scrub(self, text: str) -> str:
+        # Servers sometimes echo request headers in error pages; never pass the key on.
+        return text.replace(self._key, "[redacted]") if self._key else text
+
+    def _unreachable(self, method: Method, path: str, exc: Exception, attempts: int) -> str:
+        return self._scrub(
+            f"Patchworks could not be reached for {method} {path} after {attempts} attempts "
+            f"({type(exc).__name__}: {exc!s:.200})"
+        )
+
+    @staticmethod
+    def _outcome_unknown(path: str, reason: str) -> str:
+        return (
+            f"POST {path} got no clear answer from Patchworks ({reason}); the retry may or may not "
+            "have started, so the outcome is unknown: check the run in Patchworks before retrying again"
+        )
+
+
+def _run_gone(run_id: int) -> str:
+    return f"run {run_id} not found in Patchworks (run logs are kept 7 days)"
+
+
+def _message_of(response: httpx.Response) -> str | None:
+    """Patchworks' (Laravel's) `{"message": ...}`, cut short; None when absent."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    message = body.get("message") if isinstance(body, dict) else None
+    return message.strip()[:_BODY_SNIPPET] if isinstance(message, str) and message.strip() else None

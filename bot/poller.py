@@ -1,0 +1,173 @@
+"""One poll cycle: follow queued resyncs, fetch new failures, record them, post digests."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from blocks.digest import ENTRIES_PER_MESSAGE
+from blocks.messages import outage_notice, outcome_reply, recovery_notice
+from blocks.model import EntryState, Outcome
+from bot.digests import DigestPublisher
+from bot.patchworks.errors import NotFound, PatchworksError
+from bot.patchworks.models import RunStatus, SyncEntry
+from bot.patchworks.report import SyncReport
+from bot.slack import SlackClient, SlackError
+from bot.store import ResyncRow, Store
+
+__all__ = ["PollResult", "Poller"]
+
+log = logging.getLogger(__name__)
+
+OUTAGE_KEY = "patchworks_outage_since"
+OUTAGE_REASON_KEY = "patchworks_outage_reason"
+
+
+@dataclass
+class PollResult:
+    """What one cycle did."""
+
+    fetched: int = 0
+    new: int = 0
+    messages: int = 0
+    followed: int = 0
+    posted_all: bool = True
+    error: str | None = None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Poller:
+    """Turns Patchworks failures into digests, exactly once each."""
+
+    def __init__(
+        self,
+        report: SyncReport,
+        store: Store,
+        slack: SlackClient,
+        digests: DigestPublisher,
+        *,
+        lookback: timedelta,
+        overlap: timedelta,
+        max_messages: int,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._report = report
+        self._store = store
+        self._slack = slack
+        self._digests = digests
+        self._lookback = lookback
+        self._overlap = overlap
+        self._max_messages = max_messages
+        self._clock = clock
+
+    async def run_once(self) -> PollResult:
+        """One full cycle; Patchworks failures are reported once in the channel, not raised."""
+        started = self._clock()
+        result = PollResult()
+        try:
+            result.followed = await self.follow_resyncs()
+            watermark = await self._store.watermark()
+            since = (watermark or started - self._lookback) - self._overlap
+            async for page in self._report.failed_pages(since):
+                result.fetched += len(page)
+                known = await self._store.known_run_ids([entry.run_id for entry in page])
+                result.new += await self._store.add_entries(e for e in page if e.run_id not in known)
+        except PatchworksError as exc:
+            result.error = str(exc)
+            log.warning("poll failed: %s", exc)
+            await self._enter_outage(str(exc))
+            # Entries already recorded are still placed and posted below: nothing fetched is lost.
+        else:
+            await self._leave_outage()
+        new_messages = await self._store.assign_unassigned(
+            channel=self._digests.channel,
+            poll_id=uuid.uuid4().hex,
+            per_message=ENTRIES_PER_MESSAGE,
+            max_messages=self._max_messages,
+        )
+        result.messages = len(new_messages)
+        result.posted_all = await self._digests.flush()
+        if result.posted_all and result.error is None:
+            await self._store.set_watermark(started)
+        log.info(
+            "poll: %d failed runs seen, %d new, %d digest messages, %d resyncs followed%s",
+            result.fetched,
+            result.new,
+            result.messages,
+            result.followed,
+            "" if result.posted_all else " (some digests wait for Slack)",
+        )
+        return result
+
+    async def follow_resyncs(self) -> int:
+        """Read each queued resync's new run; write finished outcomes back into their digests."""
+        finished = 0
+        for resync in await self._store.queued_resyncs():
+            if resync.new_run_id is None:
+                continue
+            try:
+                run = await self._report.entry(resync.new_run_id)
+            except NotFound:
+                await self._finish(resync, EntryState.ERROR, f"run {resync.new_run_id} vanished from Patchworks")
+                finished += 1
+                continue
+            if run.status is RunStatus.STARTED:
+                continue
+            if run.status is RunStatus.SUCCESS:
+                await self._finish(resync, EntryState.OK, None)
+            else:
+                await self._finish(resync, EntryState.FAILED_AGAIN, run.error_summary, current=run)
+            finished += 1
+        return finished
+
+    async def _finish(
+        self, resync: ResyncRow, state: EntryState, detail: str | None, current: SyncEntry | None = None
+    ) -> None:
+        outcome_name = {EntryState.OK: "ok", EntryState.FAILED_AGAIN: "failed"}.get(state, "error")
+        await self._store.update_resync(resync.id, outcome=outcome_name, detail=detail)
+        entry = await self._store.entry_for_run(resync.entry_run_id or resync.run_id)
+        if entry is None:
+            return
+        outcome = Outcome(
+            state=state, by_user=resync.requested_by, at=self._clock(), new_run_id=resync.new_run_id, detail=detail
+        )
+        await self._store.set_outcome(entry.run_id, outcome, current=current)
+        if entry.message_id is not None:
+            await self._digests.refresh(entry.message_id)
+            text, blocks = outcome_reply(entry.entry, outcome)
+            await self._digests.reply(entry.message_id, text, blocks)
+
+    async def _enter_outage(self, reason: str) -> None:
+        if await self._store.get_meta(OUTAGE_KEY) is not None:
+            return
+        since = self._clock()
+        await self._store.set_meta(OUTAGE_KEY, since.isoformat())
+        await self._store.set_meta(OUTAGE_REASON_KEY, reason[:500])
+        text, blocks = outage_notice(since, reason)
+        try:
+            await self._slack.post_message(self._digests.channel, text, blocks)
+        except SlackError as exc:
+            log.error("outage notice not posted: %s", exc.error)
+
+    async def _leave_outage(self) -> None:
+        raw = await self._store.get_meta(OUTAGE_KEY)
+        if raw is None:
+            return
+        await self._store.set_meta(OUTAGE_KEY, None)
+        await self._store.set_meta(OUTAGE_REASON_KEY, None)
+        text, blocks = recovery_notice(datetime.fromisoformat(raw), self._clock())
+        try:
+            await self._slack.post_message(self._digests.channel, text, blocks)
+        except SlackError as exc:
+            log.error("recovery notice not posted: %s", exc.error)
+
+    async def outage_since(self) -> datetime | None:
+        """When Patchworks became unreachable, or None while it answers."""
+        raw = await self._store.get_meta(OUTAGE_KEY)
+        return None if raw is None else datetime.fromisoformat(raw)

@@ -1,0 +1,91 @@
+"""Everything the handlers, the poller and the scheduler share, built once from settings."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot.authz import Authorizer
+from bot.config import Settings
+from bot.digests import DigestPublisher
+from bot.listing import Lister
+from bot.patchworks.core_api import CoreApiReport
+from bot.patchworks.report import SyncReport
+from bot.poller import Poller
+from bot.resync import Resyncer
+from bot.slack import SlackClient, build_web_client
+from bot.store import Store
+
+__all__ = ["Services", "build_services"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """The bot's collaborators; handlers receive this, never settings or globals."""
+
+    settings: Settings
+    report: SyncReport
+    store: Store
+    slack: SlackClient
+    digests: DigestPublisher
+    poller: Poller
+    resyncer: Resyncer
+    lister: Lister
+    authz: Authorizer
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    last_poll_at: datetime | None = None
+    last_poll_error: str | None = None
+    is_poller: bool = False
+
+    async def aclose(self) -> None:
+        """Close connections to Patchworks, Slack and the database."""
+        await self.report.aclose()
+        await self.store.close()
+        session = getattr(self.slack.web, "session", None)
+        if session is not None and not session.closed:
+            await session.close()
+
+
+async def build_services(
+    settings: Settings, *, report: SyncReport | None = None, post_interval: float = 1.0
+) -> Services:
+    """Connect to the database and build every collaborator from settings."""
+    settings.require("slack_bot_token", "syncbot_channel", "patchworks_api_key")
+    assert settings.slack_bot_token is not None and settings.syncbot_channel is not None
+    assert settings.patchworks_api_key is not None
+    store = await Store.open(settings.database_url)
+    if report is None:
+        report = CoreApiReport(
+            settings.patchworks_api_url,
+            settings.patchworks_api_key.get_secret_value(),
+            app_url=settings.patchworks_app_url,
+            requests_per_minute=settings.patchworks_requests_per_minute,
+            timeout=settings.patchworks_timeout_seconds,
+        )
+    web = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    slack = SlackClient(web, post_interval=post_interval)
+    digests = DigestPublisher(store, slack, settings.syncbot_channel)
+    poller = Poller(
+        report,
+        store,
+        slack,
+        digests,
+        lookback=timedelta(hours=settings.syncbot_lookback_hours),
+        overlap=timedelta(seconds=settings.syncbot_overlap_seconds),
+        max_messages=settings.syncbot_digest_max_messages,
+    )
+    authz = Authorizer(slack, settings.syncbot_resync_users, settings.syncbot_resync_groups)
+    return Services(
+        settings=settings,
+        report=report,
+        store=store,
+        slack=slack,
+        digests=digests,
+        poller=poller,
+        resyncer=Resyncer(report, store, digests),
+        lister=Lister(report, store),
+        authz=authz,
+    )
