@@ -17,7 +17,8 @@ class Action(StrEnum):
     BULK_SELECT = "bulk_select"
     BULK_RESYNC_SELECTED = "bulk_resync_selected"
     BULK_RESYNC_ALL = "bulk_resync_all"
-    LIST_PAGE = "list_page"
+    LIST_PREV = "list_prev"  # Previous and Next share one actions block, so distinct ids
+    LIST_NEXT = "list_next"
     SHOW_ALL = "digest_show_all"
 
 

@@ -63,6 +63,7 @@ class Authorizer:
         """One line for the start-up log."""
         if self.open_to_everyone:
             return (
-                "SYNCBOT_RESYNC_USERS and SYNCBOT_RESYNC_GROUPS are not set: everyone in the channel may resync"
+                "SYNCBOT_RESYNC_USERS and SYNCBOT_RESYNC_GROUPS are not set: "
+                "everyone in the channel may resync"
             )
         return f"resync allowed to {len(self._users)} user(s) and {len(self._groups)} user group(s)"

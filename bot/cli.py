@@ -44,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("poll", help="run exactly one poll cycle and exit (for cron)")
     sub.add_parser("check", help="validate settings and reach Slack and Patchworks once")
     audit = sub.add_parser("audit", help="print the resync audit log")
-    audit.add_argument("--since", type=_duration, default=timedelta(days=7), help="e.g. 12h or 7d (default 7d)")
+    audit.add_argument(
+        "--since", type=_duration, default=timedelta(days=7), help="e.g. 12h or 7d (default 7d)"
+    )
     sim = sub.add_parser("simulator", help="serve a Patchworks Core API simulator")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8700)
@@ -90,14 +92,14 @@ async def _check(settings: Settings) -> int:
         try:
             await services.slack.web.auth_test()
             print("Slack: token accepted")
-        except Exception as exc:  # noqa: BLE001 - any failure is reported as one line
+        except Exception as exc:
             ok = False
             print(f"Slack: {getattr(exc, 'error', None) or type(exc).__name__}")
         try:
             async for _ in services.report.failed_pages(datetime.now(UTC) - timedelta(hours=1)):
                 break
             print("Patchworks: API key accepted")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             ok = False
             print(f"Patchworks: {exc}")
     finally:
@@ -118,7 +120,8 @@ async def _audit(settings: Settings, since: timedelta) -> int:
     for row in rows:
         runs = ",".join(str(run) for run in row.run_ids) or "-"
         detail = f"  {row.detail}" if row.detail else ""
-        print(f"{row.at:%Y-%m-%d %H:%M:%S}Z  {row.user_id:<12} {row.action:<12} {row.result:<22} runs {runs}{detail}")
+        when = f"{row.at:%Y-%m-%d %H:%M:%S}Z"
+        print(f"{when}  {row.user_id:<12} {row.action:<12} {row.result:<22} runs {runs}{detail}")
     return 0
 
 

@@ -48,9 +48,7 @@ class Settings(BaseSettings):
     port: int = Field(3000, ge=0, le=65_535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    _split_users = field_validator("syncbot_resync_users", "syncbot_resync_groups", mode="before")(
-        _split_ids
-    )
+    _split_users = field_validator("syncbot_resync_users", "syncbot_resync_groups", mode="before")(_split_ids)
 
     @field_validator("slack_api_url", "patchworks_api_url", "patchworks_app_url")
     @classmethod
@@ -126,7 +124,9 @@ def load_settings(**overrides: Any) -> Settings:
         name = str(error["loc"][0]).upper() if error["loc"] else "settings"
         message = str(error["msg"]).removeprefix("Value error, ")
         shown = error.get("input")
-        got = "" if isinstance(shown, dict | SecretStr) or name.endswith(("TOKEN", "KEY", "SECRET")) else (
-            f", got {str(shown)[:60]!r}"
+        got = (
+            ""
+            if isinstance(shown, dict | SecretStr) or name.endswith(("TOKEN", "KEY", "SECRET"))
+            else (f", got {str(shown)[:60]!r}")
         )
         raise ConfigError(f"{name}: {message}{got}") from None

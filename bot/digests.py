@@ -59,7 +59,11 @@ class DigestPublisher:
             )
         except SlackPayloadError as exc:
             # Slack will never take this message as it is: park it, say so in the channel.
-            log.error("digest %s refused by Slack (%s); its entries stay listed by /failed-syncs", message.id, exc.error)
+            log.error(
+                "digest %s refused by Slack (%s); its entries stay listed by /failed-syncs",
+                message.id,
+                exc.error,
+            )
             await self._store.mark_unposted(message.id, exc.error, give_up=True)
             await self._post_plain_fallback(message.id, exc.error)
             return True
@@ -92,7 +96,9 @@ class DigestPublisher:
         try:
             ts = await self._slack.find_digest(self.channel, message.id, oldest)
         except SlackError as exc:
-            log.warning("could not check whether digest %s was already posted (%s); posting it", message.id, exc.error)
+            log.warning(
+                "could not check whether digest %s was already posted (%s); posting it", message.id, exc.error
+            )
             return False
         if ts is None:
             return False

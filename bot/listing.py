@@ -22,6 +22,7 @@ MAX_QUERY = 100
 MAX_SCAN = 5000
 
 _DURATION = re.compile(r"^(\d{1,4})([mhd])$", re.IGNORECASE)
+_OTHER_UNIT = re.compile(r"^\d{1,4}(s|w|mo|y)$", re.IGNORECASE)
 _UNIT_HOURS = {"m": 1 / 60, "h": 1, "d": 24}
 
 
@@ -53,9 +54,8 @@ def parse_command(raw: str) -> ListQuery:
             raise UsageError("`since` can go back at most 15 days (`15d`), as far as Patchworks' report.")
         hours = max(1, int(-(-exact // 1)))
         words = words[:-1]
-    elif words and re.match(r"^\d+[a-z]+$", words[-1], re.IGNORECASE) and not words[-1].isdigit():
-        if re.match(r"^\d+(s|w|mo|y)$", words[-1], re.IGNORECASE):
-            raise UsageError("`since` takes minutes, hours or days, like `30m`, `2h` or `3d` (at most `15d`).")
+    elif words and _OTHER_UNIT.match(words[-1]):
+        raise UsageError("`since` takes minutes, hours or days, like `30m`, `2h` or `3d` (at most `15d`).")
     text = " ".join(words)
     if len(text) > MAX_QUERY:
         raise UsageError(f"The filter is too long (at most {MAX_QUERY} characters).")

@@ -114,7 +114,9 @@ class Poller:
             try:
                 run = await self._report.entry(resync.new_run_id)
             except NotFound:
-                await self._finish(resync, EntryState.ERROR, f"run {resync.new_run_id} vanished from Patchworks")
+                await self._finish(
+                    resync, EntryState.ERROR, f"run {resync.new_run_id} vanished from Patchworks"
+                )
                 finished += 1
                 continue
             if run.status is RunStatus.STARTED:
@@ -135,7 +137,11 @@ class Poller:
         if entry is None:
             return
         outcome = Outcome(
-            state=state, by_user=resync.requested_by, at=self._clock(), new_run_id=resync.new_run_id, detail=detail
+            state=state,
+            by_user=resync.requested_by,
+            at=self._clock(),
+            new_run_id=resync.new_run_id,
+            detail=detail,
         )
         await self._store.set_outcome(entry.run_id, outcome, current=current)
         if entry.message_id is not None:

@@ -22,7 +22,7 @@ from bot.patchworks.models import Health, RunStatus, SyncEntry, SystemHealth
 from bot.patchworks.report import SyncReport
 from bot.store import EntryRow, Store
 
-__all__ = ["BULK_LIMIT", "BulkOutcome", "Resyncer", "ResyncResult", "ResyncStatus"]
+__all__ = ["BULK_LIMIT", "BulkOutcome", "ResyncResult", "ResyncStatus", "Resyncer"]
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,9 @@ class Resyncer:
         except NotFound:
             return ResyncResult(ResyncStatus.GONE, run_id, f"Run {run_id} no longer exists in Patchworks.")
         except PatchworksError as exc:
-            return ResyncResult(ResyncStatus.ERROR, run_id, f"Patchworks could not be asked about run {run_id}: {exc}")
+            return ResyncResult(
+                ResyncStatus.ERROR, run_id, f"Patchworks could not be asked about run {run_id}: {exc}"
+            )
         verdict = entry.resyncability
         if not verdict.allowed:
             return ResyncResult(
@@ -122,12 +124,18 @@ class Resyncer:
             except PatchworksError:
                 health = {}
             broken = tuple(
-                health[system] for system in entry.systems if system in health and health[system].health is not Health.OPERATIONAL
+                health[system]
+                for system in entry.systems
+                if system in health and health[system].health is not Health.OPERATIONAL
             )
             if broken:
                 names = ", ".join(f"{item.system} looks like {item.health.value}" for item in broken)
                 return ResyncResult(
-                    ResyncStatus.UNHEALTHY, run_id, f"{names}: a resync will probably fail again.", entry, health=broken
+                    ResyncStatus.UNHEALTHY,
+                    run_id,
+                    f"{names}: a resync will probably fail again.",
+                    entry,
+                    health=broken,
                 )
         return await self._claim_and_retry(entry, user_id)
 
@@ -141,9 +149,13 @@ class Resyncer:
             new_run_id = await self._report.resync(entry.run_id)
         except (ResyncRefused, NotFound) as exc:
             await self._store.update_resync(claim.resync.id, outcome="error", detail=str(exc))
-            await self._show(tracked, Outcome(state=EntryState.ERROR, by_user=user_id, at=self._clock(), detail=str(exc)))
+            await self._show(
+                tracked, Outcome(state=EntryState.ERROR, by_user=user_id, at=self._clock(), detail=str(exc))
+            )
             await self._audit(user_id, [entry.run_id], "refused_by_patchworks", str(exc))
-            return ResyncResult(ResyncStatus.ERROR, entry.run_id, f"Patchworks refused the resync: {exc}", entry)
+            return ResyncResult(
+                ResyncStatus.ERROR, entry.run_id, f"Patchworks refused the resync: {exc}", entry
+            )
         except (RateLimited, AuthFailed) as exc:
             # Patchworks did not run it: free the claim so a later click can try again.
             await self._store.release_claim(claim.resync.id)
@@ -154,12 +166,16 @@ class Resyncer:
             # re-reads the run (a real retry shows as "already retried") before trying again.
             detail = f"Patchworks did not confirm the resync ({exc}); check the run before retrying"
             await self._store.update_resync(claim.resync.id, outcome="error", detail=detail)
-            await self._show(tracked, Outcome(state=EntryState.ERROR, by_user=user_id, at=self._clock(), detail=detail))
+            await self._show(
+                tracked, Outcome(state=EntryState.ERROR, by_user=user_id, at=self._clock(), detail=detail)
+            )
             await self._audit(user_id, [entry.run_id], "unknown", detail)
             return ResyncResult(ResyncStatus.ERROR, entry.run_id, detail, entry)
         now = self._clock()
         await self._store.update_resync(claim.resync.id, outcome="queued", new_run_id=new_run_id)
-        await self._show(tracked, Outcome(state=EntryState.QUEUED, by_user=user_id, at=now, new_run_id=new_run_id))
+        await self._show(
+            tracked, Outcome(state=EntryState.QUEUED, by_user=user_id, at=now, new_run_id=new_run_id)
+        )
         await self._audit(user_id, [entry.run_id], "queued", f"new run {new_run_id}")
         return ResyncResult(
             ResyncStatus.QUEUED,
@@ -172,7 +188,10 @@ class Resyncer:
     def _already(self, run_id: int, by: str, at: datetime, new_run_id: int | None) -> ResyncResult:
         new = f" as run {new_run_id}" if new_run_id else ""
         return ResyncResult(
-            ResyncStatus.ALREADY, run_id, f"<@{by}> already resynced run {run_id}{new} at {_hhmm(at)}.", new_run_id=new_run_id
+            ResyncStatus.ALREADY,
+            run_id,
+            f"<@{by}> already resynced run {run_id}{new} at {_hhmm(at)}.",
+            new_run_id=new_run_id,
         )
 
     async def _show(self, tracked: EntryRow | None, outcome: Outcome) -> None:
@@ -182,8 +201,12 @@ class Resyncer:
         if tracked.message_id is not None:
             await self._digests.refresh(tracked.message_id)
 
-    async def _audit(self, user_id: str, run_ids: Sequence[int], result: str, detail: str | None = None) -> None:
-        await self._store.audit(user_id=user_id, action="resync", run_ids=run_ids, result=result, detail=detail)
+    async def _audit(
+        self, user_id: str, run_ids: Sequence[int], result: str, detail: str | None = None
+    ) -> None:
+        await self._store.audit(
+            user_id=user_id, action="resync", run_ids=run_ids, result=result, detail=detail
+        )
 
     async def plan_bulk(self, run_ids: Sequence[int], message_id: int | None) -> BulkPlan:
         """What a bulk resync would do, from what syncbot knows and Patchworks says now."""

@@ -31,7 +31,10 @@ async def health(services: Services) -> dict[str, Any]:
     outage = await services.poller.outage_since()
     return {
         "status": "degraded" if outage else "ok",
-        "patchworks": {"reachable": outage is None, "unreachable_since": outage.isoformat() if outage else None},
+        "patchworks": {
+            "reachable": outage is None,
+            "unreachable_since": outage.isoformat() if outage else None,
+        },
         "poller": services.is_poller,
         "last_poll_at": services.last_poll_at.isoformat() if services.last_poll_at else None,
         "last_poll_error": services.last_poll_error,
@@ -68,7 +71,7 @@ async def serve(services: Services, *, host: str = "0.0.0.0") -> None:
     if settings.socket_mode:
         assert settings.slack_app_token is not None
         socket_handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
-        await socket_handler.connect_async()
+        await socket_handler.connect_async()  # type: ignore[no-untyped-call]
         log.info("connected to Slack over Socket Mode; /healthz on port %s", settings.port)
         http_app = build_http_app(None, services)
     else:
@@ -82,7 +85,7 @@ async def serve(services: Services, *, host: str = "0.0.0.0") -> None:
         log.info("shutting down")
         scheduler.shutdown(wait=False)
         if socket_handler is not None:
-            await socket_handler.close_async()
+            await socket_handler.close_async()  # type: ignore[no-untyped-call]
         await lease.release()
         await services.aclose()
 

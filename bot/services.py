@@ -54,7 +54,8 @@ async def build_services(
 ) -> Services:
     """Connect to the database and build every collaborator from settings."""
     settings.require("slack_bot_token", "syncbot_channel", "patchworks_api_key")
-    assert settings.slack_bot_token is not None and settings.syncbot_channel is not None
+    assert settings.slack_bot_token is not None
+    assert settings.syncbot_channel is not None
     assert settings.patchworks_api_key is not None
     store = await Store.open(settings.database_url)
     if report is None:

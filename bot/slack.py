@@ -1,13 +1,13 @@
 """The one wrapper around Slack's Web API: retries, `ok` checks, typed errors and post pacing.
 
-    SlackError
-    ├── SlackRateLimited   429 / ratelimited after the retries ran out
-    ├── SlackChannelError  channel_not_found, not_in_channel, is_archived: an operator must act
-    ├── SlackPayloadError  invalid_blocks, msg_too_long, …: our message was refused
-    ├── SlackAuthError     invalid_auth, token_revoked, missing_scope, …
-    ├── SlackGone          message_not_found, cant_update_message: the message is gone
-    ├── SlackTriggerError  expired or used trigger_id
-    └── SlackUnavailable   network failures and 5xx after the retries ran out
+SlackError
+├── SlackRateLimited   429 / ratelimited after the retries ran out
+├── SlackChannelError  channel_not_found, not_in_channel, is_archived: an operator must act
+├── SlackPayloadError  invalid_blocks, msg_too_long, …: our message was refused
+├── SlackAuthError     invalid_auth, token_revoked, missing_scope, …
+├── SlackGone          message_not_found, cant_update_message: the message is gone
+├── SlackTriggerError  expired or used trigger_id
+└── SlackUnavailable   network failures and 5xx after the retries ran out
 """
 
 from __future__ import annotations
@@ -110,7 +110,9 @@ _ERRORS: dict[str, type[SlackError]] = {
     ),
     **dict.fromkeys(("message_not_found", "cant_update_message", "edit_window_closed"), SlackGone),
     **dict.fromkeys(("expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id"), SlackTriggerError),
-    **dict.fromkeys(("internal_error", "fatal_error", "service_unavailable", "request_timeout"), SlackUnavailable),
+    **dict.fromkeys(
+        ("internal_error", "fatal_error", "service_unavailable", "request_timeout"), SlackUnavailable
+    ),
 }
 
 
@@ -161,7 +163,9 @@ class SlackClient:
         self.calls += 1
         # Slack takes JSON bodies on write methods only; read methods get form fields.
         if method in _FORM_METHODS:
-            form = {key: str(value).lower() if isinstance(value, bool) else value for key, value in kwargs.items()}
+            form = {
+                key: str(value).lower() if isinstance(value, bool) else value for key, value in kwargs.items()
+            }
             call = self.web.api_call(method, data=form)
         else:
             call = self.web.api_call(method, json=kwargs)
@@ -235,7 +239,9 @@ class SlackClient:
             link_names=False,
         )
 
-    async def post_ephemeral(self, channel: str, user: str, text: str, blocks: Sequence[Block] | None = None) -> None:
+    async def post_ephemeral(
+        self, channel: str, user: str, text: str, blocks: Sequence[Block] | None = None
+    ) -> None:
         """Show a message to one user only."""
         args: dict[str, Any] = {"channel": channel, "user": user, "text": text}
         if blocks is not None:

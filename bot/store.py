@@ -418,7 +418,9 @@ class Store:
         those messages' "+N more" overflow. Returns the new message ids (possibly none)."""
         async with self._tx() as conn:
             total = await conn.scalar(
-                select(func.count()).select_from(entries_table).where(entries_table.c.placement == "unassigned")
+                select(func.count())
+                .select_from(entries_table)
+                .where(entries_table.c.placement == "unassigned")
             )
             if not total:
                 return []
@@ -470,7 +472,9 @@ class Store:
                     await conn.execute(
                         update(entries_table)
                         .where(entries_table.c.run_id == run_id)
-                        .values(placement="message", message_id=message_id, position=position, poll_id=poll_id)
+                        .values(
+                            placement="message", message_id=message_id, position=position, poll_id=poll_id
+                        )
                     )
             if overflow:
                 await conn.execute(
@@ -485,7 +489,12 @@ class Store:
         async with self._engine.connect() as conn:
             rows = await conn.execute(
                 select(messages_table)
-                .where(and_(messages_table.c.channel == channel, messages_table.c.state.in_(("pending", "posting"))))
+                .where(
+                    and_(
+                        messages_table.c.channel == channel,
+                        messages_table.c.state.in_(("pending", "posting")),
+                    )
+                )
                 .order_by(messages_table.c.id)
             )
             return [_message_row(row) for row in rows]
@@ -493,7 +502,9 @@ class Store:
     async def message(self, message_id: int) -> MessageRow | None:
         """One digest message."""
         async with self._engine.connect() as conn:
-            row = (await conn.execute(select(messages_table).where(messages_table.c.id == message_id))).first()
+            row = (
+                await conn.execute(select(messages_table).where(messages_table.c.id == message_id))
+            ).first()
         return None if row is None else _message_row(row)
 
     async def mark_posting(self, message_id: int) -> None:
@@ -526,7 +537,9 @@ class Store:
     async def load_digest(self, message_id: int) -> Digest | None:
         """Everything needed to (re)render one digest message."""
         async with self._engine.connect() as conn:
-            message = (await conn.execute(select(messages_table).where(messages_table.c.id == message_id))).first()
+            message = (
+                await conn.execute(select(messages_table).where(messages_table.c.id == message_id))
+            ).first()
             if message is None:
                 return None
             rows = await conn.execute(
@@ -569,7 +582,10 @@ class Store:
         async with self._engine.connect() as conn:
             rows = await conn.execute(
                 select(entries_table).where(
-                    or_(entries_table.c.current_run_id.in_(list(run_ids)), entries_table.c.run_id.in_(list(run_ids)))
+                    or_(
+                        entries_table.c.current_run_id.in_(list(run_ids)),
+                        entries_table.c.run_id.in_(list(run_ids)),
+                    )
                 )
             )
             found = [_entry_row(row) for row in rows]
@@ -594,7 +610,9 @@ class Store:
             values["current_run_id"] = current.run_id
             values["snapshot"] = current.model_dump_json()
         async with self._tx() as conn:
-            await conn.execute(update(entries_table).where(entries_table.c.run_id == entry_run_id).values(**values))
+            await conn.execute(
+                update(entries_table).where(entries_table.c.run_id == entry_run_id).values(**values)
+            )
 
     # -- resyncs -----------------------------------------------------------------------------
 
@@ -620,7 +638,9 @@ class Store:
             # A claim whose request ended in error may be taken again; of several racing
             # claimers only one deletes the row, so only one retries.
             retired = await conn.execute(
-                delete(resyncs_table).where(and_(resyncs_table.c.run_id == run_id, resyncs_table.c.outcome == "error"))
+                delete(resyncs_table).where(
+                    and_(resyncs_table.c.run_id == run_id, resyncs_table.c.outcome == "error")
+                )
             )
         if retired.rowcount:
             return await self.claim_resync(run_id, user_id, entry_run_id)
@@ -755,4 +775,3 @@ class Store:
             await conn.execute(
                 delete(leases_table).where(and_(leases_table.c.name == name, leases_table.c.holder == holder))
             )
-

@@ -38,7 +38,9 @@ def register_all(app: AsyncApp, services: Services) -> None:
     async def unknown_action(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Buttons from older versions, or forged ones: explain, change nothing."""
         await ack()
-        await tell(services, body, "That button is not one syncbot understands any more. Nothing was changed.")
+        await tell(
+            services, body, "That button is not one syncbot understands any more. Nothing was changed."
+        )
 
     @app.view(re.compile(".*"))
     async def unknown_view(ack: AsyncAck) -> None:
@@ -51,7 +53,11 @@ def register_all(app: AsyncApp, services: Services) -> None:
         reference = uuid.uuid4().hex[:8]
         log.error("handler failed (ref %s): %s", reference, error, exc_info=error)
         try:
-            await tell(services, body, f"Something went wrong on syncbot's side (ref {reference}). Nothing else was changed.")
-        except Exception:  # noqa: BLE001 - the reply is best effort; the error is already logged
+            await tell(
+                services,
+                body,
+                f"Something went wrong on syncbot's side (ref {reference}). Nothing else was changed.",
+            )
+        except Exception:
             log.warning("could not tell the user about error %s", reference)
         return BoltResponse(status=200, body="")

@@ -57,7 +57,11 @@ async def tell(
     response_url = body.get("response_url")
     try:
         if isinstance(response_url, str) and response_url:
-            payload: dict[str, Any] = {"response_type": "ephemeral", "text": text, "replace_original": replace}
+            payload: dict[str, Any] = {
+                "response_type": "ephemeral",
+                "text": text,
+                "replace_original": replace,
+            }
             if blocks is not None:
                 payload["blocks"] = blocks
             await services.slack.respond(response_url, payload)

@@ -45,10 +45,14 @@ def register(app: AsyncApp, services: Services) -> None:
         if not await allowed_to_resync(services, body, runs, "bulk_resync"):
             return
         if not runs:
-            await tell(services, body, "Select one or more entries in the menu first, then click Resync selected.")
+            await tell(
+                services, body, "Select one or more entries in the menu first, then click Resync selected."
+            )
             return
         try:
-            view_id = await services.slack.open_view(str(body.get("trigger_id", "")), loading_modal("Resync entries"))
+            view_id = await services.slack.open_view(
+                str(body.get("trigger_id", "")), loading_modal("Resync entries")
+            )
         except SlackError as exc:
             log.warning("bulk confirmation not opened: %s", exc.error)
             return
@@ -96,13 +100,19 @@ def register(app: AsyncApp, services: Services) -> None:
         try:
             ref = decode(BulkRef, view.get("private_metadata"))
         except InvalidValue:
-            await ack(response_action="update", view=notice_modal("Resync entries", "This confirmation expired."))
+            await ack(
+                response_action="update", view=notice_modal("Resync entries", "This confirmation expired.")
+            )
             return
         if not user or not await services.authz.can_resync(user):
-            await services.store.audit(user_id=user or "unknown", action="bulk_resync", run_ids=ref.runs, result="refused")
+            await services.store.audit(
+                user_id=user or "unknown", action="bulk_resync", run_ids=ref.runs, result="refused"
+            )
             await ack(
                 response_action="update",
-                view=notice_modal("Resync entries", "You are not allowed to resync. Reading is open to everyone."),
+                view=notice_modal(
+                    "Resync entries", "You are not allowed to resync. Reading is open to everyone."
+                ),
             )
             return
         await ack()

@@ -20,11 +20,15 @@ __all__ = ["register"]
 log = logging.getLogger(__name__)
 
 
-async def _show(services: Services, body: dict[str, Any], query: str, hours: int, page: int, *, replace: bool) -> None:
+async def _show(
+    services: Services, body: dict[str, Any], query: str, hours: int, page: int, *, replace: bool
+) -> None:
     try:
         listing = await services.lister.page(query, hours, page)
     except PatchworksError as exc:
-        await tell(services, body, f"Patchworks could not be reached, so nothing can be listed right now: {exc}")
+        await tell(
+            services, body, f"Patchworks could not be reached, so nothing can be listed right now: {exc}"
+        )
         return
     text, blocks = build_listing(listing) if listing.total else build_empty_listing(query, hours)
     await tell(services, body, text, blocks, replace=replace)

@@ -55,14 +55,18 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         try:
             # The trigger expires 3 s after the click: open a placeholder before reading Patchworks.
-            view_id = await services.slack.open_view(str(body.get("trigger_id", "")), loading_modal("Failed sync"))
+            view_id = await services.slack.open_view(
+                str(body.get("trigger_id", "")), loading_modal("Failed sync")
+            )
         except SlackError as exc:
             log.warning("details modal not opened: %s", exc.error)
             return
         try:
             view = build_details_modal(await details_model(services, ref))
         except NotFound:
-            view = notice_modal("Failed sync", f"Run {ref.run} no longer exists in Patchworks (run logs are kept 7 days).")
+            view = notice_modal(
+                "Failed sync", f"Run {ref.run} no longer exists in Patchworks (run logs are kept 7 days)."
+            )
         except PatchworksError as exc:
             view = notice_modal("Failed sync", f"Patchworks could not be reached: {exc}")
         try:

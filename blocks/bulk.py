@@ -1,0 +1,211 @@
+"""Bulk resync: the select-and-buttons row, its confirmation modal and the thread summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from blocks.elements import (
+    Block,
+    actions,
+    button,
+    context,
+    line_sections,
+    modal,
+    plain_text,
+    seal,
+    section,
+)
+from blocks.entry import counts_text, flow_counts, offers_resync, run_label, unique_runs
+from blocks.ids import Action, ViewId
+from blocks.limits import MAX_OPTIONS, OPTION_TEXT, PRIVATE_METADATA, SECTION_TEXT
+from blocks.model import BulkPlan, DigestItem, Skipped
+from blocks.text import escaped, first_line, one_line, plain, truncate, user_mention
+from blocks.values import BulkRef, encode
+from bot.patchworks.models import SyncEntry
+
+__all__ = [
+    "BULK_MAX",
+    "build_bulk_confirm_modal",
+    "build_bulk_summary",
+    "bulk_actions",
+    "selected_runs",
+    "skipped_text",
+]
+
+# One bulk resync runs at most this many entries: their ids must fit the modal's 3000-character
+# private_metadata, and a bigger batch is better split anyway. The modal says when it cut.
+BULK_MAX = 200
+# Entries listed by name in the confirmation modal; the rest are counted.
+_LISTED = 40
+# Handlers may add routing fields to the BulkRef (e.g. `ch`, ≤ 32 characters); keep room for them.
+_METADATA_HEADROOM = 64
+_IDS_PER_REASON = 5
+_REASONS = 8
+
+
+def bulk_actions(items: Sequence[DigestItem], *, message_id: int | None) -> Block | None:
+    """Select-entries menu plus "Resync selected…" and "Resync all…", if anything is resyncable.
+
+    Both buttons open a confirmation modal server-side, so they carry no confirm dialog.
+    "Resync all…" carries the run ids it covers; "Resync selected…" reads the selection from
+    the payload's state (see `selected_runs`).
+    """
+    offered = [item.entry for item in unique_runs(items) if offers_resync(item)][:MAX_OPTIONS]
+    if not offered:
+        return None
+    options = [
+        {
+            "text": plain_text(plain(_option_label(entry), OPTION_TEXT)),
+            "value": str(entry.run_id),
+        }
+        for entry in offered
+    ]
+    select = {
+        "type": "multi_static_select",
+        "action_id": Action.BULK_SELECT,
+        "placeholder": plain_text("Select entries to resync"),
+        "options": options,
+    }
+    selected = button(
+        "Resync selected…",
+        Action.BULK_RESYNC_SELECTED,
+        value=encode(BulkRef(msg=message_id)),
+        accessibility_label="Resync the selected entries",
+    )
+    every = button(
+        "Resync all…",
+        Action.BULK_RESYNC_ALL,
+        value=encode(BulkRef(msg=message_id, runs=tuple(entry.run_id for entry in offered))),
+        accessibility_label=f"Resync all {len(offered)} resyncable entries shown",
+    )
+    return actions(select, selected, every, key="bulk")
+
+
+def _option_label(entry: SyncEntry) -> str:
+    parts = [run_label(entry.run_id)]
+    if entry.reference and one_line(entry.reference):
+        parts.append(one_line(entry.reference)[:30])
+    parts.append(one_line(entry.flow_name))
+    return " · ".join(parts)
+
+
+def selected_runs(state_values: object) -> tuple[int, ...]:
+    """Run ids chosen in the bulk select, from a payload's `state.values`; anything odd is dropped.
+
+    The select's block_id changes with every update, so it is found by its action_id.
+    """
+    runs: dict[int, None] = {}
+    blocks = state_values.values() if isinstance(state_values, Mapping) else ()
+    for block in blocks:
+        chosen = block.get(Action.BULK_SELECT) if isinstance(block, Mapping) else None
+        options = chosen.get("selected_options") if isinstance(chosen, Mapping) else None
+        for option in options if isinstance(options, list) else ():
+            value = option.get("value") if isinstance(option, Mapping) else None
+            if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 16:
+                run = int(value)
+                if run >= 1:
+                    runs[run] = None
+    return tuple(runs)
+
+
+def skipped_text(skipped: Sequence[Skipped]) -> str:
+    """`2 skipped: already retried (runs 1, 2) · flow is disabled (run 3)`, escaped and bounded."""
+    by_reason: dict[str, list[int]] = {}
+    for item in skipped:
+        by_reason.setdefault(one_line(item.reason) or "not allowed", []).append(item.entry.run_id)
+    parts = []
+    for reason, runs in list(by_reason.items())[:_REASONS]:
+        ids = ", ".join(str(run) for run in runs[:_IDS_PER_REASON])
+        more = f" +{len(runs) - _IDS_PER_REASON} more" if len(runs) > _IDS_PER_REASON else ""
+        parts.append(f"{escaped(reason, 80)} ({'run' if len(runs) == 1 else 'runs'} {ids}{more})")
+    if len(by_reason) > _REASONS:
+        parts.append(f"+{len(by_reason) - _REASONS} other reasons")
+    return f"{len(skipped)} skipped: " + " · ".join(parts)
+
+
+def _fitting_runs(message_id: int | None, entries: Sequence[SyncEntry]) -> tuple[int, ...]:
+    """The first run ids, up to BULK_MAX, whose BulkRef fits private_metadata."""
+    runs: list[int] = []
+    size = len(encode(BulkRef(msg=message_id)))
+    for entry in entries[:BULK_MAX]:
+        size += len(str(entry.run_id)) + (1 if runs else 0)
+        if size > PRIVATE_METADATA - _METADATA_HEADROOM:
+            break
+        runs.append(entry.run_id)
+    return tuple(runs)
+
+
+def build_bulk_confirm_modal(plan: BulkPlan) -> Block:
+    """The modal that asks before a bulk resync runs: how many, which, and what is skipped.
+
+    At most BULK_MAX entries (fewer if their ids would not fit private_metadata) are resynced
+    per bulk; the modal names the cut. With nothing to resync it has no submit button.
+    """
+    entries = list({entry.run_id: entry for entry in plan.to_resync}.values())
+    runs = _fitting_runs(plan.message_id, entries)
+    chosen = entries[: len(runs)]
+    metadata = encode(BulkRef(msg=plan.message_id, runs=runs))
+    blocks: list[Block] = []
+    if not chosen:
+        blocks.append(section("*Nothing to resync.* None of these entries can be resynced now.", key="intro"))
+    else:
+        intro = (
+            f"*Resync {len(chosen)} {'entry' if len(chosen) == 1 else 'entries'}?* Patchworks queues "
+            "one new run per entry; the results are posted in the thread."
+        )
+        if len(chosen) < len(entries):
+            intro += (
+                f"\nOnly the first {len(chosen)} of {len(entries)} are resynced now; "
+                "run the bulk resync again for the rest."
+            )
+        blocks.append(section(intro, key="intro"))
+        blocks.append(context(counts_text(flow_counts(chosen), top=10), key="flows"))
+        lines = [_entry_line(entry) for entry in chosen[:_LISTED]]
+        if len(chosen) > _LISTED:
+            lines.append(f"+{len(chosen) - _LISTED} more")
+        blocks += line_sections(lines, key="list")
+    if plan.skipped:
+        blocks.append(section(skipped_text(plan.skipped), key="skipped"))
+    return modal(
+        "Resync entries",
+        blocks,
+        callback_id=ViewId.BULK_CONFIRM,
+        private_metadata=metadata,
+        submit=f"Resync {len(chosen)}" if chosen else None,
+        close="Cancel" if chosen else "Close",
+    )
+
+
+def _entry_line(entry: SyncEntry) -> str:
+    reference = f" · {escaped(one_line(entry.reference), 30)}" if entry.reference else ""
+    return f"• {run_label(entry.run_id)}{reference} · {escaped(one_line(entry.flow_name), 60)}"
+
+
+def build_bulk_summary(
+    queued: Sequence[tuple[SyncEntry, int]],
+    skipped: Sequence[Skipped],
+    failed: Sequence[tuple[SyncEntry, str]],
+    by_user: str,
+) -> tuple[str, list[Block]]:
+    """Thread reply after a bulk resync: `18 queued, 2 skipped: …, 1 failed: …` by whom."""
+    who = user_mention(by_user)
+    counts = [f"{len(queued)} queued"]
+    if skipped:
+        counts.append(skipped_text(skipped))
+    if failed:
+        reasons = dict.fromkeys(escaped(first_line(reason) or "unknown error", 120) for _, reason in failed)
+        shown = "; ".join(list(reasons)[:3]) + ("; …" if len(reasons) > 3 else "")
+        counts.append(f"{len(failed)} failed: {shown}")
+    summary = f"Bulk resync by {who}: " + ", ".join(counts)
+    text = f"Bulk resync by {who}: {len(queued)} queued, {len(skipped)} skipped, {len(failed)} failed"
+    lines = [f"• {run_label(entry.run_id)} → {run_label(new)} queued" for entry, new in queued[:20]]
+    if len(queued) > 20:
+        lines.append(f"+{len(queued) - 20} more queued")
+    lines += [
+        f"• {run_label(entry.run_id)} failed: {escaped(first_line(reason) or 'unknown error', 150)}"
+        for entry, reason in failed[:10]
+    ]
+    if len(failed) > 10:
+        lines.append(f"+{len(failed) - 10} more failed")
+    blocks = [section(truncate(summary, SECTION_TEXT), key="summary"), *line_sections(lines, key="runs")]
+    return text, seal(blocks)

@@ -1,0 +1,200 @@
+"""The Details modal: everything known about one entry, with its full error lines."""
+
+from __future__ import annotations
+
+import json
+
+from blocks.elements import (
+    Block,
+    actions,
+    button,
+    context,
+    divider,
+    header,
+    line_sections,
+    modal,
+    mrkdwn,
+    plain_text,
+    section,
+)
+from blocks.entry import RESYNCABLE_STATES, offers_resync, resync_button, run_label, state_line, systems_label
+from blocks.ids import Action, ViewId
+from blocks.limits import MAX_VIEW_BLOCKS, VIEW_BYTES, view_size
+from blocks.model import Attempt, DetailsModel, DigestItem, EntryState
+from blocks.text import (
+    chunks,
+    escape_entities,
+    escaped,
+    first_line,
+    link,
+    one_line,
+    plain,
+    slack_date,
+    user_mention,
+    utc_text,
+    web_url,
+)
+from blocks.values import EntryRef, encode
+from bot.patchworks.models import ErrorLine, Health, SyncEntry, SystemHealth
+
+__all__ = ["build_details_modal", "health_line"]
+
+# Error text is cut into sections of this size (Slack allows 3000; keep a margin).
+ERROR_CHUNK = 2900
+# Room kept free in the view for block_id suffixes, the footer and the modal's own fields.
+_BYTES_HEADROOM = 15_000
+_MAX_SYSTEMS = 20
+_MAX_ATTEMPTS = 20
+_HEALTH_ICON = {Health.OPERATIONAL: "✅", Health.UNREACHABLE: "🔌", Health.AUTH_FAILED: "🔑"}
+_STATE_WORDS = {
+    EntryState.FAILED: "failed",
+    EntryState.QUEUED: "⏳ queued",
+    EntryState.OK: "✅ OK",
+    EntryState.FAILED_AGAIN: "❌ failed again",
+    EntryState.ERROR: "⚠️ request failed",
+}
+
+
+def health_line(health: SystemHealth, evidence_limit: int = 200) -> str:
+    """`🔑 *NetSuite*: Failed Authentication — 3 failures · last error: …` (escaped)."""
+    line = f"{_HEALTH_ICON[health.health]} *{escaped(one_line(health.system), 40)}*: {health.health.value}"
+    if health.failures:
+        line += f" — {health.failures} {'failure' if health.failures == 1 else 'failures'}"
+    if health.evidence and health.health is not Health.OPERATIONAL:
+        line += f" · last error: {escaped(first_line(health.evidence), evidence_limit)}"
+    return line
+
+
+def _or_dash(value: str | None, limit: int = 200) -> str:
+    text = one_line(value or "")
+    return escaped(text, limit) if text else "—"
+
+
+def _fields(entry: SyncEntry) -> Block:
+    attempt = str(entry.attempt)
+    if entry.retry_of is not None:
+        attempt += f" (retry of {run_label(entry.retry_of)})"
+    if entry.retried_as is not None:
+        attempt += f", retried as {run_label(entry.retried_as)}"
+    when = {
+        key: slack_date(at) if at else "—" for key, at in (("s", entry.started_at), ("f", entry.finished_at))
+    }
+    fields = [
+        f"*Run*\n{link(entry.url, str(entry.run_id))}",
+        f"*Reference*\n{_or_dash(entry.reference)}",
+        f"*Systems*\n{systems_label(entry.systems) or 'not recognised'}",
+        f"*Status*\n{entry.status.label}",
+        f"*Trigger*\n{_or_dash(entry.trigger)}",
+        f"*Attempt*\n{attempt}",
+        f"*Started*\n{when['s']}",
+        f"*Finished*\n{when['f']}",
+    ]
+    return {"type": "section", "block_id": "facts", "fields": [mrkdwn(field) for field in fields]}
+
+
+def _actions(model: DetailsModel) -> list[Block]:
+    entry, outcome = model.entry, model.outcome
+    elements = []
+    url = web_url(entry.url)
+    if url:
+        elements.append(button("Open in Patchworks", Action.OPEN_IN_PATCHWORKS, url=url))
+    if offers_resync(DigestItem(entry=entry, outcome=outcome)):
+        label = "Resync again" if outcome.state is EntryState.FAILED_AGAIN else "Resync"
+        elements.append(resync_button(entry, message_id=model.message_id, label=label))
+    blocks = [actions(*elements, key="actions")] if elements else []
+    if outcome.state in RESYNCABLE_STATES and not entry.resyncability.allowed:
+        reason = escaped(one_line(entry.resyncability.reason or "not allowed"), 200)
+        blocks.append(context(f"Resync not offered: {reason}", key="why"))
+    return blocks
+
+
+def _attempt_line(attempt: Attempt) -> str:
+    line = (
+        f"• {slack_date(attempt.at)} — {user_mention(attempt.by_user)} resynced {run_label(attempt.run_id)}"
+    )
+    if attempt.new_run_id is not None:
+        line += f" → {run_label(attempt.new_run_id)}"
+    return f"{line}: {_STATE_WORDS[attempt.state]}"
+
+
+def _history(model: DetailsModel) -> list[Block]:
+    blocks: list[Block] = []
+    if model.health:
+        lines = ["*Connector health* (derived from recent errors)"]
+        lines += [health_line(health) for health in model.health[:_MAX_SYSTEMS]]
+        if len(model.health) > _MAX_SYSTEMS:
+            lines.append(f"+{len(model.health) - _MAX_SYSTEMS} more systems")
+        blocks += line_sections(lines, key="health")
+    if model.attempts:
+        lines = ["*Resync history*"]
+        if len(model.attempts) > _MAX_ATTEMPTS:
+            lines.append(f"+{len(model.attempts) - _MAX_ATTEMPTS} earlier attempts")
+        lines += [_attempt_line(attempt) for attempt in model.attempts[-_MAX_ATTEMPTS:]]
+        blocks += line_sections(lines, key="history")
+    return blocks
+
+
+def _error_text(line: ErrorLine) -> str:
+    """Plain text, not mrkdwn: the error reads exactly as Patchworks logged it (only escaped)."""
+    head = [one_line(line.level).upper() or "LOG"]
+    if line.step and one_line(line.step):
+        head.append(one_line(line.step)[:100])
+    if line.at is not None:
+        head.append(utc_text(line.at))
+    message = line.message if line.message.strip() else "(empty message)"
+    return escape_entities(" · ".join(head) + "\n" + message)
+
+
+def _error_blocks(entry: SyncEntry, blocks_left: int, bytes_left: int) -> list[Block]:
+    """Each error line in its own section(s), until blocks or bytes run out; then a footer."""
+    out: list[Block] = []
+    shown, cut = 0, False
+    for index, line in enumerate(entry.errors):
+        for part, piece in enumerate(chunks(_error_text(line), ERROR_CHUNK)):
+            text = piece if part == 0 else f"(continued) {piece}"
+            block = section(plain_text(text, emoji=False), key=f"err{index}.{part}")
+            cost = len(json.dumps(block)) + 2  # the block plus its separator in the list
+            if blocks_left < 1 or cost > bytes_left:
+                cut = True
+                break
+            out.append(block)
+            blocks_left, bytes_left = blocks_left - 1, bytes_left - cost
+        if cut:
+            break
+        shown = index + 1
+    if cut:
+        more = len(entry.errors) - shown
+        note = f"+{more} more {'line' if more == 1 else 'lines'}"
+        if out and out[-1]["block_id"].split(".")[0] == f"err{shown}":
+            note += " (the last one shown is cut)"
+        where = link(entry.url, "open in Patchworks") if web_url(entry.url) else "see Patchworks"
+        out.append(context(f"{note} — {where}", key="errmore"))
+    return out
+
+
+def build_details_modal(model: DetailsModel) -> Block:
+    """The Details modal for one entry, within Slack's view limits for any error log."""
+    entry = model.entry
+    item_state = state_line(entry, model.outcome)
+    blocks = [header(plain(one_line(entry.flow_name) or "Unknown flow", 150), key="head"), _fields(entry)]
+    if model.notice and model.notice.strip():
+        blocks.append(section(f":information_source: {escaped(model.notice.strip(), 2000)}", key="notice"))
+    if item_state:
+        blocks.append(section(item_state, key="state"))
+    blocks += _actions(model)
+    blocks += _history(model)
+    count = len(entry.errors)
+    heading = f"*Error details* ({count} {'line' if count == 1 else 'lines'})"
+    if not entry.errors:
+        summary = one_line(entry.summary or "")
+        heading = "*Error details*\n" + (escaped(summary, 2000) if summary else "No error lines returned.")
+    blocks += [divider(key="div"), section(heading, key="errhead")]
+    metadata = encode(EntryRef(run=entry.run_id, msg=model.message_id))
+    frame = modal("Failed sync", blocks, callback_id=ViewId.DETAILS, private_metadata=metadata)
+    used = view_size(frame) or 0
+    blocks += _error_blocks(
+        entry,
+        blocks_left=MAX_VIEW_BLOCKS - len(blocks) - 1,  # one kept for the "+N more" footer
+        bytes_left=VIEW_BYTES - _BYTES_HEADROOM - used,
+    )
+    return modal("Failed sync", blocks, callback_id=ViewId.DETAILS, private_metadata=metadata)

@@ -1,0 +1,110 @@
+"""The slash command's ephemeral replies: a page of failed syncs, the empty result and help."""
+
+from __future__ import annotations
+
+from blocks.bulk import bulk_actions
+from blocks.elements import Block, actions, button, context, divider, seal, section
+from blocks.entry import entry_list, unique_runs
+from blocks.ids import Action, Command
+from blocks.limits import MAX_MESSAGE_BLOCKS, MESSAGE_TEXT_BUDGET, visible_text_length
+from blocks.model import Listing
+from blocks.text import escape, escaped, one_line, truncate
+from blocks.values import ListRef, encode
+
+__all__ = ["LISTING_PAGE_SIZE", "build_empty_listing", "build_help", "build_listing", "window_label"]
+
+# 15 entries of 2 blocks leave room for the frame; callers page with this size.
+LISTING_PAGE_SIZE = 15
+# ListRef limits: the filter is carried as typed up to 200 characters, windows up to 15 days.
+_MAX_QUERY = 200
+_MAX_HOURS = 360
+_MAX_PAGE = 10_000
+_TEXT_MARGIN = 200
+
+
+def window_label(hours: int) -> str:
+    """`2h`, `24h`, `3d`: the window as the command accepts it."""
+    return f"{hours // 24}d" if hours > 24 and hours % 24 == 0 else f"{hours}h"
+
+
+def _matching(query: str, limit: int = 100) -> str:
+    shown = one_line(query)
+    return f" matching `{escaped(shown, limit)}`" if shown else ""
+
+
+def _page_ref(listing: Listing, page: int) -> str:
+    hours = min(max(listing.hours, 1), _MAX_HOURS)
+    return encode(ListRef(q=listing.query[:_MAX_QUERY], hours=hours, page=page))
+
+
+def _pager(listing: Listing) -> Block | None:
+    buttons = []
+    if 1 < listing.page <= _MAX_PAGE + 1:
+        buttons.append(button("◀ Previous", Action.LIST_PREV, value=_page_ref(listing, listing.page - 1)))
+    if listing.page < min(listing.pages, _MAX_PAGE):
+        buttons.append(button("Next ▶", Action.LIST_NEXT, value=_page_ref(listing, listing.page + 1)))
+    return actions(*buttons, key="pager") if buttons else None
+
+
+def build_listing(listing: Listing) -> tuple[str, list[Block]]:
+    """One page of the listing, with bulk actions and Previous/Next as the page allows.
+
+    Shows at most LISTING_PAGE_SIZE items; with none it is the empty-listing reply.
+    """
+    items = unique_runs(listing.items)[:LISTING_PAGE_SIZE]
+    if not items:
+        return build_empty_listing(listing.query, listing.hours)
+    count = f"{listing.total} failed {'sync' if listing.total == 1 else 'syncs'}"
+    where = f"{_matching(listing.query)} in the last {window_label(listing.hours)}"
+    page = f"(page {listing.page} of {max(listing.pages, listing.page)})"
+    head = [section(f"*{count}*{where} {page}", key="head")]
+    tail = [block for block in (bulk_actions(items, message_id=None), _pager(listing)) if block]
+    if tail:
+        tail.insert(0, divider(key="div"))
+    entries = entry_list(
+        items,
+        message_id=None,
+        text_budget=MESSAGE_TEXT_BUDGET - visible_text_length(head + tail) - _TEXT_MARGIN,
+        block_budget=MAX_MESSAGE_BLOCKS - len(head) - len(tail),
+    )
+    text = truncate(escape(f"{count}{_plain_matching(listing.query)} {page}"), 300)
+    return text, seal(head + entries + tail)
+
+
+def _plain_matching(query: str) -> str:
+    shown = one_line(query)
+    return f" matching “{truncate(shown, 100)}”" if shown else ""
+
+
+def build_empty_listing(query: str, hours: int) -> tuple[str, list[Block]]:
+    """The reply when nothing matches: say so and suggest a wider window."""
+    window = window_label(hours)
+    text = f"No failed syncs{_matching(query)} in the last {window}."
+    wider = " ".join(part for part in (Command.FAILED_SYNCS, escaped(one_line(query), 100), "15d") if part)
+    hint = f"Try a longer window, e.g. `{wider}`, or `{Command.FAILED_SYNCS} help`."
+    fallback = truncate(escape(f"No failed syncs{_plain_matching(query)} in the last {window}."), 300)
+    return fallback, seal([section(text, key="empty"), context(hint, key="hint")])
+
+
+def build_help(default_hours: int = 24) -> tuple[str, list[Block]]:
+    """How to use the slash command."""
+    cmd = Command.FAILED_SYNCS
+    usage = (
+        f"*`{cmd} [filter] [since]`* lists failed Patchworks syncs you can inspect and resync.\n"
+        "• *filter* matches a flow name, a system (e.g. NetSuite), a run id or a reference "
+        "(e.g. #1045); leave it out to list everything.\n"
+        f"• *since* is a window such as `30m`, `2h` or `3d`, at most `15d`; "
+        f"without it, the last {window_label(default_hours)}.\n"
+        f"• `{cmd} help` shows this message."
+    )
+    examples = "\n".join(
+        [
+            "*Examples*",
+            f"• `{cmd}` — everything that failed recently",
+            f"• `{cmd} netsuite 2h` — NetSuite failures of the last two hours",
+            f"• `{cmd} #1045 3d` — one order's failed syncs of the last three days",
+            f"• `{cmd} 123456` — one run by its id",
+        ]
+    )
+    text = f"Usage: {cmd} [filter] [since] — e.g. {cmd} netsuite 2h"
+    return text, seal([section(usage, key="usage"), section(examples, key="examples")])

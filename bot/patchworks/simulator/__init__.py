@@ -1,0 +1,8 @@
+"""A Patchworks Core API simulator (docs/core-api-dialect.md) for tests, benches and the demo."""
+
+from __future__ import annotations
+
+from bot.patchworks.simulator.app import create_app, serve
+from bot.patchworks.simulator.world import SimulatorConfig, World
+
+__all__ = ["SimulatorConfig", "World", "create_app", "serve"]

@@ -1,0 +1,157 @@
+"""Shared fixtures: the Patchworks simulator and the local Slack Web API on real sockets, the
+bot's services on a fresh SQLite file, and the bot itself serving HTTP on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from bot.app import build_app
+from bot.config import Settings, load_settings
+from bot.patchworks.simulator import SimulatorConfig, World, create_app
+from bot.sandbox.desk import Desk
+from bot.sandbox.serve import BackgroundServer
+from bot.sandbox.slack_api import create_slack_api
+from bot.sandbox.store import Workspace
+from bot.server import build_http_app
+from bot.services import Services, build_services
+
+CHANNEL = "C0SYNCBOT"
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test"
+SIM_KEY = "sim-test-key"
+
+
+@dataclass
+class Sim:
+    """A running simulator."""
+
+    url: str
+    world: World
+    config: SimulatorConfig
+
+
+@dataclass
+class FakeSlack:
+    """A running local Slack Web API."""
+
+    url: str
+    api_url: str
+    workspace: Workspace
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Settings from the developer's shell or a .env must never leak into a test.
+    for name in list(os.environ):
+        if name.startswith(("SLACK_", "SYNCBOT_", "PATCHWORKS_")) or name in ("DATABASE_URL", "PORT"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def sim_config() -> SimulatorConfig:
+    """No failures at start (tests add what they need), quick retries, a generous rate limit."""
+    return SimulatorConfig(
+        seed=7, api_key=SIM_KEY, initial_failures=0, retry_delay_s=0.3, rate_limit_per_minute=100_000
+    )
+
+
+@pytest.fixture
+def sim(sim_config: SimulatorConfig) -> Iterator[Sim]:
+    """The Patchworks simulator on a free port."""
+    app = create_app(sim_config)
+    with BackgroundServer(app) as server:
+        yield Sim(url=f"{server.url}/api/v1", world=app.state.world, config=sim_config)
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    """The local Slack Web API on a free port."""
+    app = create_slack_api()
+    with BackgroundServer(app) as server:
+        workspace: Workspace = app.state.workspace
+        workspace.base_url = server.url
+        yield FakeSlack(url=server.url, api_url=f"{server.url}/api/", workspace=workspace)
+
+
+@pytest.fixture
+def settings_env(sim: Sim, slack: FakeSlack, tmp_path: Path) -> dict[str, str]:
+    """The environment a deployment would set, pointing at the local servers."""
+    return {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "SYNCBOT_CHANNEL": CHANNEL,
+        "PATCHWORKS_API_URL": sim.url,
+        "PATCHWORKS_API_KEY": SIM_KEY,
+        "PATCHWORKS_APP_URL": "https://app.example.test",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'syncbot.db'}",
+        "SYNCBOT_POLL_SECONDS": "300",
+        "PORT": "0",
+    }
+
+
+@pytest.fixture
+def settings(settings_env: dict[str, str]) -> Settings:
+    """Settings read through the same validation as `syncbot run`."""
+    return load_settings(_env_file=None, **{key.lower(): value for key, value in settings_env.items()})
+
+
+async def make_services(settings: Settings) -> Services:
+    """Services as production builds them, without the 1 s per-channel post spacing."""
+    return await build_services(settings, post_interval=0)
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    """The bot's services on a fresh database."""
+    built = await make_services(settings)
+    yield built
+    await built.aclose()
+
+
+@dataclass
+class RunningBot:
+    """The bot serving HTTP in this event loop, and a Slack client session pointed at it."""
+
+    url: str
+    services: Services
+    desk: Desk
+
+
+@pytest.fixture
+async def bot(services: Services, slack: FakeSlack) -> AsyncIterator[RunningBot]:
+    """The real HTTP app (signature checks on) on a free port, in the test's event loop."""
+    http_app = build_http_app(build_app(services), services)
+    server = uvicorn.Server(
+        uvicorn.Config(http_app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    desk = Desk(slack.workspace, f"{url}/slack/events", SIGNING_SECRET, slack_url=slack.url)
+    yield RunningBot(url=url, services=services, desk=desk)
+    await desk.aclose()
+    server.should_exit = True
+    await task
+
+
+def digest_messages(workspace: Workspace, channel: str = CHANNEL) -> list[Any]:
+    """Top-level digest messages in the channel, oldest first."""
+    return [
+        message
+        for message in workspace.channel(channel).messages.values()
+        if message.thread_ts is None and (message.metadata or {}).get("event_type") == "syncbot_digest"
+    ]
