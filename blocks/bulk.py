@@ -20,7 +20,7 @@ from blocks.ids import Action, ViewId
 from blocks.limits import MAX_OPTIONS, OPTION_TEXT, PRIVATE_METADATA, SECTION_TEXT
 from blocks.model import BulkPlan, DigestItem, Skipped
 from blocks.text import escaped, first_line, one_line, plain, truncate, user_mention
-from blocks.values import BulkRef, encode
+from blocks.values import MAX_VALUE_CHARS, BulkRef, encode
 from bot.patchworks.models import SyncEntry
 
 __all__ = [
@@ -32,13 +32,14 @@ __all__ = [
     "skipped_text",
 ]
 
-# One bulk resync runs at most this many entries: their ids must fit the modal's 3000-character
-# private_metadata, and a bigger batch is better split anyway. The modal says when it cut.
+# One bulk resync runs at most this many entries (fewer when their ids would not fit the metadata
+# budget below); a bigger batch is better split anyway. The modal says when it cut.
 BULK_MAX = 200
 # Entries listed by name in the confirmation modal; the rest are counted.
 _LISTED = 40
-# Handlers may add routing fields to the BulkRef (e.g. `ch`, ≤ 32 characters); keep room for them.
-_METADATA_HEADROOM = 64
+# The BulkRef must fit private_metadata and what `decode` accepts back, leaving room for routing
+# fields handlers fill in later (e.g. `ch`, a channel id of up to 32 characters).
+_METADATA_BUDGET = min(PRIVATE_METADATA, MAX_VALUE_CHARS) - 64
 _IDS_PER_REASON = 5
 _REASONS = 8
 
@@ -124,12 +125,12 @@ def skipped_text(skipped: Sequence[Skipped]) -> str:
 
 
 def _fitting_runs(message_id: int | None, entries: Sequence[SyncEntry]) -> tuple[int, ...]:
-    """The first run ids, up to BULK_MAX, whose BulkRef fits private_metadata."""
+    """The first run ids, up to BULK_MAX, whose BulkRef fits the metadata budget."""
     runs: list[int] = []
     size = len(encode(BulkRef(msg=message_id)))
     for entry in entries[:BULK_MAX]:
         size += len(str(entry.run_id)) + (1 if runs else 0)
-        if size > PRIVATE_METADATA - _METADATA_HEADROOM:
+        if size > _METADATA_BUDGET:
             break
         runs.append(entry.run_id)
     return tuple(runs)

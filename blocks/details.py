@@ -152,7 +152,7 @@ def _error_blocks(entry: SyncEntry, blocks_left: int, bytes_left: int) -> list[B
     for index, line in enumerate(entry.errors):
         for part, piece in enumerate(chunks(_error_text(line), ERROR_CHUNK)):
             text = piece if part == 0 else f"(continued) {piece}"
-            block = section(plain_text(text, emoji=False), key=f"err{index}.{part}")
+            block = section(plain_text(text, emoji=False), key=f"line{index}.{part}")
             cost = len(json.dumps(block)) + 2  # the block plus its separator in the list
             if blocks_left < 1 or cost > bytes_left:
                 cut = True
@@ -165,10 +165,10 @@ def _error_blocks(entry: SyncEntry, blocks_left: int, bytes_left: int) -> list[B
     if cut:
         more = len(entry.errors) - shown
         note = f"+{more} more {'line' if more == 1 else 'lines'}"
-        if out and out[-1]["block_id"].split(".")[0] == f"err{shown}":
+        if out and out[-1]["block_id"].split(".")[0] == f"line{shown}":
             note += " (the last one shown is cut)"
         where = link(entry.url, "open in Patchworks") if web_url(entry.url) else "see Patchworks"
-        out.append(context(f"{note} — {where}", key="errmore"))
+        out.append(context(f"{note} — {where}", key="more"))
     return out
 
 
@@ -176,9 +176,10 @@ def build_details_modal(model: DetailsModel) -> Block:
     """The Details modal for one entry, within Slack's view limits for any error log."""
     entry = model.entry
     item_state = state_line(entry, model.outcome)
-    blocks = [header(plain(one_line(entry.flow_name) or "Unknown flow", 150), key="head"), _fields(entry)]
+    blocks = [header(plain(one_line(entry.flow_name) or "Unknown flow", 150), key="head")]
     if model.notice and model.notice.strip():
         blocks.append(section(f":information_source: {escaped(model.notice.strip(), 2000)}", key="notice"))
+    blocks.append(_fields(entry))
     if item_state:
         blocks.append(section(item_state, key="state"))
     blocks += _actions(model)
@@ -188,7 +189,7 @@ def build_details_modal(model: DetailsModel) -> Block:
     if not entry.errors:
         summary = one_line(entry.summary or "")
         heading = "*Error details*\n" + (escaped(summary, 2000) if summary else "No error lines returned.")
-    blocks += [divider(key="div"), section(heading, key="errhead")]
+    blocks += [divider(key="div"), section(heading, key="errors")]
     metadata = encode(EntryRef(run=entry.run_id, msg=model.message_id))
     frame = modal("Failed sync", blocks, callback_id=ViewId.DETAILS, private_metadata=metadata)
     used = view_size(frame) or 0

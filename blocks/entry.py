@@ -120,7 +120,9 @@ def state_line(entry: SyncEntry, outcome: Outcome, detail: Detail = FULL) -> str
             return line + (f" — resynced by {by}" if by else "")
         case EntryState.FAILED_AGAIN:
             line = "❌ Failed again" + (f" ({run_label(new_run)})" if new_run else "")
-            return line + (f": {note}" if note else "")
+            # The entry is the retry by now, so its error line may already say the same thing.
+            repeated = first_line(outcome.detail or "") == first_line(entry.error_summary)
+            return line + (f": {note}" if note and not repeated else "")
         case EntryState.ERROR:
             return "⚠️ Resync failed" + (f": {note}" if note else "")
     return None

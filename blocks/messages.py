@@ -17,6 +17,7 @@ from bot.patchworks.models import Health, SyncEntry, SystemHealth
 __all__ = [
     "build_resync_anyway_modal",
     "loading_modal",
+    "mrkdwn_notice",
     "notice",
     "notice_modal",
     "outage_notice",
@@ -34,6 +35,12 @@ def _message(text: str, fallback: str, key: str) -> tuple[str, list[Block]]:
 def notice(text: str) -> tuple[str, list[Block]]:
     """An ephemeral notice; all of `text` is escaped, so it cannot mention or link."""
     safe = escape(text).strip() or "(no message)"
+    return _message(safe, safe, "notice")
+
+
+def mrkdwn_notice(text: str) -> tuple[str, list[Block]]:
+    """An ephemeral notice from mrkdwn the caller built safely (untrusted parts escaped)."""
+    safe = text.strip() or "(no message)"
     return _message(safe, safe, "notice")
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from blocks.model import BulkPlan, EntryState, Outcome, Skipped
+from blocks.text import escape, user_mention
 from bot.digests import DigestPublisher
 from bot.patchworks.errors import (
     AuthFailed,
@@ -43,11 +44,13 @@ class ResyncStatus(StrEnum):
 
 @dataclass(frozen=True)
 class ResyncResult:
-    """The outcome of one resync request, with a sentence for the user."""
+    """The outcome of one resync request: a mrkdwn sentence for the user (untrusted parts
+    escaped, mentions real) and a short plain reason for bulk summaries."""
 
     status: ResyncStatus
     run_id: int
     message: str
+    reason: str = ""
     entry: SyncEntry | None = None
     new_run_id: int | None = None
     health: tuple[SystemHealth, ...] = ()
@@ -108,15 +111,28 @@ class Resyncer:
         try:
             entry = await self._report.entry(run_id)
         except NotFound:
-            return ResyncResult(ResyncStatus.GONE, run_id, f"Run {run_id} no longer exists in Patchworks.")
+            return ResyncResult(
+                ResyncStatus.GONE,
+                run_id,
+                f"Run {run_id} no longer exists in Patchworks.",
+                "no longer in Patchworks",
+            )
         except PatchworksError as exc:
             return ResyncResult(
-                ResyncStatus.ERROR, run_id, f"Patchworks could not be asked about run {run_id}: {exc}"
+                ResyncStatus.ERROR,
+                run_id,
+                escape(f"Patchworks could not be asked about run {run_id}: {exc}"),
+                "Patchworks did not answer",
             )
         verdict = entry.resyncability
         if not verdict.allowed:
+            reason = verdict.reason or "not resyncable"
             return ResyncResult(
-                ResyncStatus.NOT_ALLOWED, run_id, f"Run {run_id} was not resynced: {verdict.reason}.", entry
+                ResyncStatus.NOT_ALLOWED,
+                run_id,
+                escape(f"Run {run_id} was not resynced: {reason}."),
+                reason,
+                entry,
             )
         if not force:
             try:
@@ -133,7 +149,8 @@ class Resyncer:
                 return ResyncResult(
                     ResyncStatus.UNHEALTHY,
                     run_id,
-                    f"{names}: a resync will probably fail again.",
+                    escape(f"{names}: a resync will probably fail again."),
+                    "a system looks broken",
                     entry,
                     health=broken,
                 )
@@ -154,13 +171,19 @@ class Resyncer:
             )
             await self._audit(user_id, [entry.run_id], "refused_by_patchworks", str(exc))
             return ResyncResult(
-                ResyncStatus.ERROR, entry.run_id, f"Patchworks refused the resync: {exc}", entry
+                ResyncStatus.ERROR,
+                entry.run_id,
+                escape(f"Patchworks refused the resync: {exc}"),
+                str(exc),
+                entry,
             )
         except (RateLimited, AuthFailed) as exc:
             # Patchworks did not run it: free the claim so a later click can try again.
             await self._store.release_claim(claim.resync.id)
             await self._audit(user_id, [entry.run_id], "patchworks_error", str(exc))
-            return ResyncResult(ResyncStatus.ERROR, entry.run_id, f"Not resynced: {exc}", entry)
+            return ResyncResult(
+                ResyncStatus.ERROR, entry.run_id, escape(f"Not resynced: {exc}"), str(exc), entry
+            )
         except PatchworksError as exc:
             # The retry may or may not have run; the claim stays, marked error, so a new click
             # re-reads the run (a real retry shows as "already retried") before trying again.
@@ -170,7 +193,7 @@ class Resyncer:
                 tracked, Outcome(state=EntryState.ERROR, by_user=user_id, at=self._clock(), detail=detail)
             )
             await self._audit(user_id, [entry.run_id], "unknown", detail)
-            return ResyncResult(ResyncStatus.ERROR, entry.run_id, detail, entry)
+            return ResyncResult(ResyncStatus.ERROR, entry.run_id, escape(detail), "outcome unknown", entry)
         now = self._clock()
         await self._store.update_resync(claim.resync.id, outcome="queued", new_run_id=new_run_id)
         await self._show(
@@ -181,6 +204,7 @@ class Resyncer:
             ResyncStatus.QUEUED,
             entry.run_id,
             f"Resync of run {entry.run_id} queued as run {new_run_id}.",
+            "queued",
             entry,
             new_run_id=new_run_id,
         )
@@ -190,7 +214,8 @@ class Resyncer:
         return ResyncResult(
             ResyncStatus.ALREADY,
             run_id,
-            f"<@{by}> already resynced run {run_id}{new} at {_hhmm(at)}.",
+            f"{user_mention(by)} already resynced run {run_id}{new} at {_hhmm(at)}.",
+            "already resynced",
             new_run_id=new_run_id,
         )
 
@@ -224,7 +249,7 @@ class Resyncer:
                     continue
             earlier = await self._store.resync_for_run(run_id)
             if earlier is not None and earlier.outcome != "error":
-                skipped.append(Skipped(entry=entry, reason=f"already resynced by <@{earlier.requested_by}>"))
+                skipped.append(Skipped(entry=entry, reason="already resynced"))
                 continue
             verdict = entry.resyncability
             if not verdict.allowed:
@@ -243,7 +268,7 @@ class Resyncer:
             if result.status is ResyncStatus.QUEUED and result.new_run_id is not None:
                 outcome.queued.append((entry, result.new_run_id))
             elif result.status in (ResyncStatus.ALREADY, ResyncStatus.NOT_ALLOWED, ResyncStatus.GONE):
-                outcome.skipped.append(Skipped(entry=entry, reason=result.message))
+                outcome.skipped.append(Skipped(entry=entry, reason=result.reason))
             else:
-                outcome.failed.append((entry, result.message))
+                outcome.failed.append((entry, result.reason))
         return outcome

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from blocks.messages import notice
+from blocks.messages import mrkdwn_notice, notice
 from bot.services import Services
 from bot.slack import SlackError
 
@@ -51,9 +51,12 @@ async def tell(
     replace: bool = False,
     escape: bool = True,
 ) -> None:
-    """Answer only the user who acted: through response_url, else an ephemeral message."""
-    if blocks is None and escape:
-        text, blocks = notice(text)
+    """Answer only the user who acted: through response_url, else an ephemeral message.
+
+    `text` is escaped unless `escape` is False, which callers use for mrkdwn they built safely.
+    """
+    if blocks is None:
+        text, blocks = notice(text) if escape else mrkdwn_notice(text)
     response_url = body.get("response_url")
     try:
         if isinstance(response_url, str) and response_url:

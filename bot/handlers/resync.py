@@ -44,7 +44,7 @@ def register(app: AsyncApp, services: Services) -> None:
             text, blocks = resync_anyway_prompt(result.entry, list(result.health), ref)
             await tell(services, body, text, blocks)
             return
-        await tell(services, body, result.message, replace=force)
+        await tell(services, body, result.message, replace=force, escape=False)
 
     @app.action(Action.RESYNC)
     async def resync_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -1,0 +1,152 @@
+"""One entry as a user sees it, in each state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from blockkit_support import ADMIN, APP_URL, NOW, buttons, entry, item
+
+from blocks.entry import COMPACT, entry_blocks, entry_list, offers_resync, systems_label
+from blocks.ids import Action
+from blocks.limits import visible_text_length
+from blocks.model import DigestItem, EntryState
+from blocks.text import slack_date
+from blocks.values import EntryRef, decode
+from bot.patchworks.models import ErrorLine, RunStatus
+
+
+def render(digest_item: DigestItem, message_id: int | None = 9) -> tuple[str, list[dict[str, Any]]]:
+    blocks = entry_blocks(digest_item, message_id=message_id)
+    return blocks[0]["text"]["text"], blocks
+
+
+def test_failed_entry_shows_what_failed_where_and_offers_resync() -> None:
+    text, blocks = render(item())
+    lines = text.split("\n")
+    assert lines[0] == "*Shopify orders to NetSuite*  ·  Shopify → NetSuite"
+    assert lines[1] == (
+        f"<{APP_URL}/1001|run 1001> · ref #1045 · started {slack_date(NOW)} · attempt 1 · failure"
+    )
+    assert lines[2] == "Error: Customer not found for order #1045"
+    assert len(lines) == 3
+    assert blocks[0]["text"]["verbatim"] is True
+    assert [b["action_id"] for b in buttons(blocks)] == [Action.DETAILS, Action.RESYNC]
+
+
+def test_resync_button_confirms_naming_the_entry() -> None:
+    resync = buttons(render(item())[1], Action.RESYNC)[0]
+    assert resync["style"] == "primary"
+    assert resync["accessibility_label"] == "Resync run 1001"
+    dialog = resync["confirm"]
+    assert dialog["title"]["text"] == "Resync this entry?"
+    assert "run 1001" in dialog["text"]["text"]
+    assert "Shopify orders to NetSuite" in dialog["text"]["text"]
+    assert "#1045" in dialog["text"]["text"]
+    assert (dialog["confirm"]["text"], dialog["deny"]["text"]) == ("Resync", "Cancel")
+
+
+def test_button_values_decode_to_the_entry() -> None:
+    for button in buttons(render(item(), message_id=9)[1]):
+        assert decode(EntryRef, button["value"]) == EntryRef(run=1001, msg=9)
+    listing_button = buttons(render(item(), message_id=None)[1])[0]
+    assert decode(EntryRef, listing_button["value"]) == EntryRef(run=1001, msg=None)
+
+
+def test_queued_shows_who_and_when_and_hides_resync() -> None:
+    text, blocks = render(item(state=EntryState.QUEUED, new_run=2002))
+    assert f"⏳ Resync queued by <@{ADMIN}> at {slack_date(NOW)} (new run 2002)" in text
+    assert not buttons(blocks, Action.RESYNC)
+    assert buttons(blocks, Action.DETAILS)
+
+
+def test_ok_shows_new_run_and_who() -> None:
+    text, blocks = render(item(state=EntryState.OK, new_run=2002))
+    assert f"✅ OK (run 2002) — resynced by <@{ADMIN}>" in text
+    assert not buttons(blocks, Action.RESYNC)
+    assert "Resync not offered" not in text
+
+
+def test_failed_again_shows_new_error_and_offers_resync_again() -> None:
+    retry = entry(2002, retry_of=1001, message="Still broken\nsecond line")
+    text, blocks = render(item(retry, EntryState.FAILED_AGAIN, new_run=2002, detail="Timeout talking to NetSuite"))
+    assert "❌ Failed again (run 2002): Timeout talking to NetSuite" in text
+    assert "Error: Still broken" in text
+    assert "second line" not in text
+    assert "attempt 2" in text
+    (again,) = buttons(blocks, Action.RESYNC)
+    assert again["text"]["text"] == "Resync again"
+    assert decode(EntryRef, again["value"]).run == 2002
+
+
+def test_error_state_shows_why_and_offers_resync() -> None:
+    text, blocks = render(item(state=EntryState.ERROR, detail="Patchworks said 429 <!here>"))
+    assert "⚠️ Resync failed: Patchworks said 429 &lt;!here&gt;" in text
+    assert buttons(blocks, Action.RESYNC)[0]["text"]["text"] == "Resync"
+
+
+@pytest.mark.parametrize(
+    ("sync_entry", "reason"),
+    [
+        (entry(enabled=False), "flow is disabled"),
+        (entry(retried_as=3003), "already retried as run 3003"),
+        (entry(message="Order already exists in NetSuite"), "already processed (duplicate)"),
+        (entry(status=RunStatus.SUCCESS), "run is not failed (success)"),
+    ],
+)
+def test_not_resyncable_says_why_and_has_no_resync(sync_entry: Any, reason: str) -> None:
+    text, blocks = render(item(sync_entry))
+    assert text.endswith(f"Resync not offered: {reason}")
+    assert not buttons(blocks, Action.RESYNC)
+    assert not offers_resync(item(sync_entry))
+
+
+def test_partial_success_status_and_unknown_systems() -> None:
+    odd = entry(flow="Nightly stock", status=RunStatus.PARTIAL_SUCCESS, reference=None, url=None, errors=())
+    text, _ = render(item(odd))
+    assert text.split("\n")[0] == "*Nightly stock*"
+    assert text.split("\n")[1] == f"run 1001 · started {slack_date(NOW)} · attempt 1 · partial success"
+    assert "Error: No error details returned by Patchworks" in text
+
+
+def test_error_summary_is_first_line_escaped_and_cut() -> None:
+    long = "<!channel> " + "y" * 5000 + "\nsecond"
+    text, _ = render(item(entry(message=long)))
+    error = text.split("\n")[2]
+    assert error.startswith("Error: &lt;!channel&gt; yyy")
+    assert error.endswith("…")
+    assert len(error) <= len("Error: ") + 300
+
+
+def test_systems_label() -> None:
+    assert systems_label(["Shopify", "NetSuite"]) == "Shopify → NetSuite"
+    assert systems_label(["Shopify"]) == "Shopify"
+    assert systems_label(["A", "B", "C"]) == "A, B, C"
+
+
+def test_block_ids_carry_run_and_state() -> None:
+    _, blocks = render(item(state=EntryState.QUEUED))
+    assert blocks[0]["block_id"] == "e1001:queued"
+    assert blocks[1]["block_id"] == "a1001:queued"
+
+
+def test_typical_entry_fits_its_share_of_the_budget() -> None:
+    assert visible_text_length(entry_blocks(item(), message_id=1)) <= 450
+
+
+def test_entry_list_drops_repeated_runs_and_groups_one_flow_under_a_heading() -> None:
+    items = [item(entry(1)), item(entry(2)), item(entry(1))]
+    blocks = entry_list(items, message_id=1, text_budget=10_000, block_budget=45)
+    assert [b["type"] for b in blocks] == ["context", "section", "actions", "section", "actions"]
+    assert blocks[0]["elements"][0]["text"].startswith("*Shopify orders to NetSuite*")
+    assert "2 entries" in blocks[0]["elements"][0]["text"]
+    assert not blocks[1]["text"]["text"].startswith("*Shopify")  # the heading names the flow
+
+
+def test_entry_list_steps_down_detail_to_fit_the_budget() -> None:
+    items = [item(entry(i, flow=f"Flow {i}", message="e" * 500)) for i in range(1, 21)]
+    roomy = entry_list(items, message_id=1, text_budget=100_000, block_budget=50)
+    tight = entry_list(items, message_id=1, text_budget=4_000, block_budget=50)
+    assert visible_text_length(tight) < visible_text_length(roomy)
+    assert "started" not in tight[0]["text"]["text"]  # COMPACT drops dates
+    assert not COMPACT.links
