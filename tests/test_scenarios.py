@@ -11,10 +11,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from conftest import CHANNEL, FakeSlack, RunningBot, Sim, digest_messages
 
 from blocks.ids import Action, Command
 from blocks.limits import message_problems, view_problems
-from conftest import CHANNEL, FakeSlack, RunningBot, Sim, digest_messages
 
 ANA = "U0ADA"  # may resync (no allow-list is configured in these tests)
 
@@ -121,7 +121,8 @@ async def test_details_opens_a_modal_with_the_error_lines(
     assert view_problems(view.payload) == []
     text = json.dumps(view.payload)
     assert "shipping_method" in text
-    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+    assert "<!channel>" not in text
+    assert "&lt;!channel&gt;" in text
     assert f"flow-run-logs/{run}" in text
 
 
@@ -207,7 +208,7 @@ async def test_a_second_user_is_told_who_already_resynced(
     await eventually(lambda: sim.world.retry_calls)
 
     await bot.desk.click("U0MAX", CHANNEL, ts, Action.DETAILS)  # the Resync button is gone for everyone
-    stale = '{"v":1,"run":%d,"msg":1}' % run
+    stale = f'{{"v":1,"run":{run},"msg":1}}'
     await bot.desk.send_payload(_stale_click(bot, slack, "U0MAX", ts, stale))
 
     await eventually(lambda: ephemerals(slack, "U0MAX"))

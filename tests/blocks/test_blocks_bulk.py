@@ -14,7 +14,8 @@ from blocks.values import BulkRef, decode
 def plan(n: int, *, skipped: int = 0, message_id: int | None = 42, base: int = 1) -> BulkPlan:
     entries = tuple(entry(base + i, flow=f"Flow {i % 3}", flow_id=i % 3 + 1) for i in range(n))
     skips = tuple(
-        Skipped(entry=entry(900 + i), reason="already retried" if i < 2 else "flow is disabled") for i in range(skipped)
+        Skipped(entry=entry(900 + i), reason="already retried" if i < 2 else "flow is disabled")
+        for i in range(skipped)
     )
     return BulkPlan(message_id=message_id, to_resync=entries, skipped=skips)
 
@@ -87,7 +88,10 @@ def test_hostile_names_in_the_modal_are_escaped(assert_valid_modal: ViewCheck) -
 
 def test_summary_reports_queued_skipped_and_failed(assert_valid_message: MessageCheck) -> None:
     queued = [(entry(i), 5000 + i) for i in range(1, 19)]
-    skipped = [Skipped(entry=entry(901), reason="already retried"), Skipped(entry=entry(902), reason="already retried")]
+    skipped = [
+        Skipped(entry=entry(901), reason="already retried"),
+        Skipped(entry=entry(902), reason="already retried"),
+    ]
     failed = [(entry(77), "Patchworks said 500 <!channel>\nmore")]
     text, blocks = build_bulk_summary(queued, skipped, failed, ADMIN)
     assert_valid_message(text, blocks)
@@ -115,9 +119,13 @@ def test_large_summary_stays_valid(assert_valid_message: MessageCheck) -> None:
 
 def test_selected_runs_reads_the_state_by_action_id() -> None:
     state = {
-        "bulk:abc": {Action.BULK_SELECT: {"selected_options": [{"value": "12"}, {"value": "7"}, {"value": "12"}]}},
+        "bulk:abc": {
+            Action.BULK_SELECT: {"selected_options": [{"value": "12"}, {"value": "7"}, {"value": "12"}]}
+        },
         "other": {"x": {"value": "99"}},
-        "junk": {Action.BULK_SELECT: {"selected_options": [{"value": "-1"}, {"value": "0"}, {"value": "١٢"}, 5]}},
+        "junk": {
+            Action.BULK_SELECT: {"selected_options": [{"value": "-1"}, {"value": "0"}, {"value": "١٢"}, 5]}
+        },
     }
     assert selected_runs(state) == (12, 7)
     assert selected_runs(None) == ()

@@ -156,7 +156,11 @@ def test_three_hundred_items_make_fifteen_valid_messages(assert_valid_message: M
 
 def test_block_ids_are_unique_and_change_when_an_entry_changes() -> None:
     before_items = many(5)
-    after_items = [*before_items[:2], item(before_items[2].entry, EntryState.QUEUED, new_run=9), *before_items[3:]]
+    after_items = [
+        *before_items[:2],
+        item(before_items[2].entry, EntryState.QUEUED, new_run=9),
+        *before_items[3:],
+    ]
     _, before = build_digest(digest(before_items))
     _, after = build_digest(digest(after_items))
     ids_before = [b["block_id"] for b in before]
@@ -187,7 +191,13 @@ def test_hostile_text_is_escaped_everywhere(assert_valid_message: MessageCheck) 
     assert_valid_message(text, blocks)
     assert raw_tokens(text, blocks) == []
     everything = all_text(text, blocks)
-    for escaped_form in ("&lt;!channel&gt;", "&lt;@U123&gt;", "&lt;http://x|y&gt;", "Tom &amp; Jerry", "&amp;amp;"):
+    for escaped_form in (
+        "&lt;!channel&gt;",
+        "&lt;@U123&gt;",
+        "&lt;http://x|y&gt;",
+        "Tom &amp; Jerry",
+        "&amp;amp;",
+    ):
         assert escaped_form in everything
     assert "مرحبا" in everything
     assert "🎉" in everything
@@ -211,7 +221,9 @@ def test_worst_case_input_still_fits(assert_valid_message: MessageCheck) -> None
             retry_of=1,
         )
         items.append(item(sync_entry, EntryState.FAILED_AGAIN, by="W" + "Z" * 31, new_run=2**53, detail=bad))
-    d = digest(items, part=999, parts=999, overflow=10**9, overflow_flows=tuple((f"{LONG}{i}", i) for i in range(50)))
+    d = digest(
+        items, part=999, parts=999, overflow=10**9, overflow_flows=tuple((f"{LONG}{i}", i) for i in range(50))
+    )
     text, blocks = build_digest(d)
     assert_valid_message(text, blocks)
     assert visible_text_length(blocks) <= 10_000

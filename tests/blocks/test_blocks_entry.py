@@ -69,7 +69,9 @@ def test_ok_shows_new_run_and_who() -> None:
 
 def test_failed_again_shows_new_error_and_offers_resync_again() -> None:
     retry = entry(2002, retry_of=1001, message="Still broken\nsecond line")
-    text, blocks = render(item(retry, EntryState.FAILED_AGAIN, new_run=2002, detail="Timeout talking to NetSuite"))
+    text, blocks = render(
+        item(retry, EntryState.FAILED_AGAIN, new_run=2002, detail="Timeout talking to NetSuite")
+    )
     assert "❌ Failed again (run 2002): Timeout talking to NetSuite" in text
     assert "Error: Still broken" in text
     assert "second line" not in text

@@ -28,7 +28,13 @@ def sec(text: str = "hello", **extra: Any) -> Block:
 
 def select(n: int = 2, **extra: Any) -> Block:
     options = [{"text": txt(f"opt {i}"), "value": str(i)} for i in range(n)]
-    return {"type": "multi_static_select", "action_id": "s", "placeholder": txt("Pick"), "options": options, **extra}
+    return {
+        "type": "multi_static_select",
+        "action_id": "s",
+        "placeholder": txt("Pick"),
+        "options": options,
+        **extra,
+    }
 
 
 def confirm(**overrides: Any) -> Block:
@@ -43,7 +49,10 @@ VALID: list[Block] = [
     sec(accessory=btn("x", confirm=confirm())),
     {"type": "section", "fields": [txt("a", "mrkdwn"), txt("b", "mrkdwn")]},
     {"type": "divider"},
-    {"type": "actions", "elements": [select(), btn("b", style="primary", value="v", accessibility_label="Go now")]},
+    {
+        "type": "actions",
+        "elements": [select(), btn("b", style="primary", value="v", accessibility_label="Go now")],
+    },
 ]
 
 
@@ -114,11 +123,20 @@ def _set(path: tuple[Any, ...], value: Any) -> Callable[[list[Block]], None]:
         (_set((5, "elements", 1, "action_id"), "x" * 256), "256 characters > 255"),
         (_set((2, "type"), "sektion"), "unknown block type"),
         (_set((2, "accessory"), {"type": "datetimepicker"}), "not allowed here"),
-        (_set((5, "elements", 0), {"type": "checkboxes", "options": select(11)["options"]}), "11 options > 10"),
+        (
+            _set((5, "elements", 0), {"type": "checkboxes", "options": select(11)["options"]}),
+            "11 options > 10",
+        ),
         (_set((5, "elements", 0), {"type": "overflow", "options": select(6)["options"]}), "6 options > 5"),
-        (lambda b: b.append({"type": "rich_text", "elements": [{"type": "broadcast", "range": "here"}]}), "broadcast"),
+        (
+            lambda b: b.append({"type": "rich_text", "elements": [{"type": "broadcast", "range": "here"}]}),
+            "broadcast",
+        ),
         (lambda b: b.append({"type": "section"}), "needs text or fields"),
-        (lambda b: b.append(sec("x" * 2990)) or b.extend([sec("y" * 2990) for _ in range(3)]), "visible text"),
+        (
+            lambda b: b.append(sec("x" * 2990)) or b.extend([sec("y" * 2990) for _ in range(3)]),
+            "visible text",
+        ),
     ],
 )
 def test_each_rule_is_enforced(change: Callable[[list[Block]], Any], expected: str) -> None:
@@ -127,7 +145,10 @@ def test_each_rule_is_enforced(change: Callable[[list[Block]], Any], expected: s
 
 
 def test_same_action_id_in_different_blocks_is_fine() -> None:
-    blocks = [{"type": "actions", "elements": [btn("resync")]}, {"type": "actions", "elements": [btn("resync")]}]
+    blocks = [
+        {"type": "actions", "elements": [btn("resync")]},
+        {"type": "actions", "elements": [btn("resync")]},
+    ]
     assert message_problems("t", blocks) == []
 
 
@@ -140,7 +161,9 @@ def test_top_level_text_is_required_and_bounded(text: Any, expected: str) -> Non
 
 
 def test_top_level_text_may_not_broadcast() -> None:
-    assert message_problems("<!channel> hello", VALID) == ["text: contains a raw broadcast or user-group mention"]
+    assert message_problems("<!channel> hello", VALID) == [
+        "text: contains a raw broadcast or user-group mention"
+    ]
 
 
 def test_user_mentions_and_dates_and_links_are_allowed() -> None:
@@ -148,7 +171,9 @@ def test_user_mentions_and_dates_and_links_are_allowed() -> None:
     assert message_problems("<@U123>", blocks) == []
 
 
-@pytest.mark.parametrize("junk", [None, "blocks", 3, [None], [[1]], [{"type": None}], [{"type": "section", "text": 5}]])
+@pytest.mark.parametrize(
+    "junk", [None, "blocks", 3, [None], [[1]], [{"type": None}], [{"type": "section", "text": 5}]]
+)
 def test_malformed_payloads_are_reported_not_raised(junk: Any) -> None:
     assert message_problems("t", junk) != []
 
@@ -156,7 +181,10 @@ def test_malformed_payloads_are_reported_not_raised(junk: Any) -> None:
 def test_visible_text_counts_what_is_shown_only() -> None:
     blocks = [
         {"type": "header", "text": txt("12345")},
-        {"type": "actions", "elements": [select(50), btn("b", label="123", confirm=confirm(text=txt("x" * 300)))]},
+        {
+            "type": "actions",
+            "elements": [select(50), btn("b", label="123", confirm=confirm(text=txt("x" * 300)))],
+        },
     ]
     assert visible_text_length(blocks) == 5 + len("Pick") + 3
 
@@ -203,5 +231,9 @@ def test_view_junk_is_reported() -> None:
 
 
 def test_constants_match_the_checklist() -> None:
-    assert (limits.MAX_MESSAGE_BLOCKS, limits.MAX_VIEW_BLOCKS, limits.MESSAGE_TEXT_BUDGET) == (50, 100, 10_000)
+    assert (limits.MAX_MESSAGE_BLOCKS, limits.MAX_VIEW_BLOCKS, limits.MESSAGE_TEXT_BUDGET) == (
+        50,
+        100,
+        10_000,
+    )
     assert (limits.OPTION_VALUE, limits.BUTTON_VALUE, limits.PRIVATE_METADATA) == (150, 2000, 3000)

@@ -99,7 +99,9 @@ def test_user_mention_for_valid_ids(user: str) -> None:
     assert user_mention(user) == f"<@{user}>"
 
 
-@pytest.mark.parametrize("user", ["u123", "U123>", "<!channel>", "U123\n", "C123", "U", "U12 3", "U" + "1" * 40])
+@pytest.mark.parametrize(
+    "user", ["u123", "U123>", "<!channel>", "U123\n", "C123", "U", "U12 3", "U" + "1" * 40]
+)
 def test_user_mention_escapes_anything_else(user: str) -> None:
     out = user_mention(user)
     assert "<" not in out

@@ -1,0 +1,120 @@
+"""The slash command's replies: paging, bulk actions, empty result and help."""
+
+from __future__ import annotations
+
+import pytest
+from blockkit_support import HOSTILE, all_text, buttons, entry, find, item, raw_tokens, section_texts
+from conftest import MessageCheck
+
+from blocks.ids import Action
+from blocks.listing import LISTING_PAGE_SIZE, build_empty_listing, build_help, build_listing, window_label
+from blocks.model import Listing
+from blocks.values import BulkRef, ListRef, decode
+
+
+def listing(page: int = 1, pages: int = 3, n: int = LISTING_PAGE_SIZE, query: str = "netsuite") -> Listing:
+    items = tuple(item(entry(100 * page + i, flow=f"Flow {i % 4}", flow_id=i % 4 + 1)) for i in range(n))
+    return Listing(items=items, query=query, hours=2, page=page, pages=pages, total=40)
+
+
+@pytest.mark.parametrize(
+    ("page", "pages", "expected"),
+    [
+        (1, 3, [Action.LIST_NEXT]),
+        (2, 3, [Action.LIST_PREV, Action.LIST_NEXT]),
+        (3, 3, [Action.LIST_PREV]),
+        (1, 1, []),
+    ],
+)
+def test_paging_buttons_follow_the_page(
+    page: int, pages: int, expected: list[str], assert_valid_message: MessageCheck
+) -> None:
+    text, blocks = build_listing(listing(page, pages))
+    assert_valid_message(text, blocks)
+    pager = [b for b in buttons(blocks) if b["action_id"] in (Action.LIST_PREV, Action.LIST_NEXT)]
+    assert [b["action_id"] for b in pager] == expected
+    for button in pager:
+        step = -1 if button["action_id"] == Action.LIST_PREV else 1
+        assert decode(ListRef, button["value"]) == ListRef(q="netsuite", hours=2, page=page + step)
+
+
+def test_header_names_count_filter_window_and_page() -> None:
+    text, blocks = build_listing(listing(2, 3))
+    assert section_texts(blocks)[0] == "*40 failed syncs* matching `netsuite` in the last 2h (page 2 of 3)"
+    assert text == "40 failed syncs matching “netsuite” (page 2 of 3)"
+    _, unfiltered = build_listing(listing(query="  "))
+    assert section_texts(unfiltered)[0] == "*40 failed syncs* in the last 2h (page 1 of 3)"
+
+
+def test_listing_has_bulk_actions_without_a_digest() -> None:
+    _, blocks = build_listing(listing())
+    assert decode(BulkRef, buttons(blocks, Action.BULK_RESYNC_SELECTED)[0]["value"]) == BulkRef(msg=None)
+    every = decode(BulkRef, buttons(blocks, Action.BULK_RESYNC_ALL)[0]["value"])
+    assert every.msg is None
+    assert len(every.runs) == LISTING_PAGE_SIZE
+    entry_button = buttons(blocks, Action.DETAILS)[0]
+    assert '"msg":null' in entry_button["value"]
+
+
+def test_more_than_a_page_of_items_is_cut_to_the_page_size(assert_valid_message: MessageCheck) -> None:
+    text, blocks = build_listing(listing(n=40))
+    assert_valid_message(text, blocks)
+    assert len(buttons(blocks, Action.DETAILS)) == LISTING_PAGE_SIZE
+
+
+def test_no_items_is_the_empty_reply() -> None:
+    assert build_listing(listing(n=0)) == build_empty_listing("netsuite", 2)
+
+
+def test_empty_listing(assert_valid_message: MessageCheck) -> None:
+    text, blocks = build_empty_listing("<!here> *x*", 72)
+    assert_valid_message(text, blocks)
+    assert section_texts(blocks)[0] == "No failed syncs matching `&lt;!here&gt; ∗x∗` in the last 3d."
+    assert "/failed-syncs &lt;!here&gt; ∗x∗ 15d" in all_text(text, blocks)
+    assert raw_tokens(text, blocks) == []
+    text, blocks = build_empty_listing("", 24)
+    assert section_texts(blocks)[0] == "No failed syncs in the last 24h."
+    assert "`/failed-syncs 15d`" in all_text(text, blocks)
+
+
+def test_help(assert_valid_message: MessageCheck) -> None:
+    text, blocks = build_help()
+    assert_valid_message(text, blocks)
+    shown = all_text(text, blocks)
+    for needle in (
+        "/failed-syncs [filter] [since]",
+        "flow name",
+        "run id",
+        "reference",
+        "30m",
+        "15d",
+        "help",
+    ):
+        assert needle in shown
+    assert "the last 24h" in shown
+
+
+def test_hostile_query_and_items(assert_valid_message: MessageCheck) -> None:
+    items = tuple(item(entry(i + 1, flow=bad, reference=bad, message=bad)) for i, bad in enumerate(HOSTILE))
+    bad_query = " ".join(HOSTILE) + "x" * 500
+    text, blocks = build_listing(Listing(items=items, query=bad_query, hours=360, page=1, pages=2, total=14))
+    assert_valid_message(text, blocks)
+    assert raw_tokens(text, blocks) == []
+    (next_button,) = buttons(blocks, Action.LIST_NEXT)
+    assert decode(ListRef, next_button["value"]).q == bad_query[:200]
+
+
+def test_pager_stays_within_listref_bounds() -> None:
+    _, blocks = build_listing(
+        Listing(items=listing().items, query="", hours=9999, page=10_000, pages=20_000, total=1)
+    )
+    (prev,) = find(blocks, lambda n: n.get("action_id") == Action.LIST_PREV)
+    assert decode(ListRef, prev["value"]) == ListRef(q="", hours=360, page=9_999)
+    assert not find(blocks, lambda n: n.get("action_id") == Action.LIST_NEXT)
+
+
+@pytest.mark.parametrize(
+    ("hours", "label"), [(1, "1h"), (2, "2h"), (24, "24h"), (36, "36h"), (72, "3d"), (360, "15d")]
+)
+def test_window_label(hours: int, label: str) -> None:
+    assert window_label(hours) == label

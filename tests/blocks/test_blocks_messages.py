@@ -1,0 +1,118 @@
+"""Notices, outcome replies, outage notices and the resync-anyway prompt and modal."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from blockkit_support import ADMIN, NOW, all_text, buttons, entry, raw_tokens, section_texts
+from conftest import MessageCheck, ViewCheck
+
+from blocks.ids import Action, ViewId
+from blocks.messages import (
+    build_resync_anyway_modal,
+    loading_modal,
+    notice,
+    notice_modal,
+    outage_notice,
+    outcome_reply,
+    recovery_notice,
+    resync_anyway_prompt,
+)
+from blocks.model import EntryState, Outcome
+from blocks.text import slack_date
+from blocks.values import EntryRef, decode
+from bot.patchworks.models import Health, SystemHealth
+
+
+def test_notice_escapes_everything(assert_valid_message: MessageCheck) -> None:
+    text, blocks = notice("You may not resync <!channel> <@U1> & co")
+    assert_valid_message(text, blocks)
+    assert text == "You may not resync &lt;!channel&gt; &lt;@U1&gt; &amp; co"
+    assert section_texts(blocks) == [text]
+    assert notice("")[0] == "(no message)"
+    assert_valid_message(*notice("x" * 20_000))
+
+
+@pytest.mark.parametrize(
+    ("outcome", "expected"),
+    [
+        (
+            Outcome(state=EntryState.OK, new_run_id=456, by_user=ADMIN),
+            f"✅ Run 123 resynced OK as run 456 (queued by <@{ADMIN}>)",
+        ),
+        (Outcome(state=EntryState.OK, new_run_id=456), "✅ Run 123 resynced OK as run 456"),
+        (
+            Outcome(state=EntryState.FAILED_AGAIN, new_run_id=456, detail="Timeout <!here>\nmore"),
+            "❌ Run 123 failed again as run 456: Timeout &lt;!here&gt;",
+        ),
+        (
+            Outcome(state=EntryState.QUEUED, new_run_id=456, by_user=ADMIN),
+            f"⏳ Run 123 resync queued as run 456 by <@{ADMIN}>",
+        ),
+        (
+            Outcome(state=EntryState.ERROR, detail="429 Too Many Attempts."),
+            "⚠️ Resync of run 123 failed: 429 Too Many Attempts.",
+        ),
+    ],
+)
+def test_outcome_replies(outcome: Outcome, expected: str, assert_valid_message: MessageCheck) -> None:
+    text, blocks = outcome_reply(entry(123), outcome)
+    assert_valid_message(text, blocks)
+    assert text == expected
+    assert section_texts(blocks) == [expected]
+
+
+def test_outage_and_recovery_notices(assert_valid_message: MessageCheck) -> None:
+    text, blocks = outage_notice(NOW, "Connection refused <!channel>\ntrace")
+    assert_valid_message(text, blocks)
+    assert section_texts(blocks) == [
+        f"🔌 Patchworks API unreachable since {slack_date(NOW)}: Connection refused &lt;!channel&gt;. "
+        "Polling continues; digests resume when it recovers."
+    ]
+    assert text.startswith("🔌 Patchworks API unreachable since 2026-11-27 10:32 UTC: Connection refused")
+    text, blocks = recovery_notice(NOW, NOW + timedelta(hours=1, minutes=5))
+    assert_valid_message(text, blocks)
+    assert "(down for 1 h 5 min)" in text
+    assert "Digests resume with the next poll." in text
+    assert "(down for 1 min)" in recovery_notice(NOW, NOW)[0]
+
+
+HEALTH = [
+    SystemHealth(system="Shopify", health=Health.OPERATIONAL),
+    SystemHealth(
+        system="NetSuite", health=Health.AUTH_FAILED, evidence="401 invalid token <@U9>", failures=2
+    ),
+]
+
+
+def test_resync_anyway_modal(assert_valid_modal: ViewCheck) -> None:
+    view = build_resync_anyway_modal(entry(123), HEALTH, message_id=9)
+    assert_valid_modal(view)
+    assert view["callback_id"] == ViewId.RESYNC_ANYWAY
+    assert view["submit"]["text"] == "Resync anyway"
+    assert decode(EntryRef, view["private_metadata"]) == EntryRef(run=123, msg=9)
+    text = all_text("", view["blocks"])
+    assert (
+        "*NetSuite* looks like *Failed Authentication* (last error: 401 invalid token &lt;@U9&gt;). "
+        "A resync will probably fail again until it is fixed."
+    ) in text
+    assert "Shopify" not in section_texts(view["blocks"])[1]
+    assert "*Run 123* of *Shopify orders to NetSuite* (ref #1045)" in text
+
+
+def test_resync_anyway_prompt(assert_valid_message: MessageCheck) -> None:
+    ref = EntryRef(run=123, msg=9)
+    text, blocks = resync_anyway_prompt(entry(123), HEALTH, ref)
+    assert_valid_message(text, blocks)
+    (anyway,) = buttons(blocks, Action.RESYNC_ANYWAY)
+    assert decode(EntryRef, anyway["value"]) == ref
+    assert "Failed Authentication" in text
+    assert raw_tokens(text, blocks) == []
+
+
+def test_notice_and_loading_modals(assert_valid_modal: ViewCheck) -> None:
+    view = notice_modal("A title that is far too long for Slack", "Run 5 is gone <!here>")
+    assert_valid_modal(view)
+    assert section_texts(view["blocks"]) == ["Run 5 is gone &lt;!here&gt;"]
+    assert_valid_modal(loading_modal("Failed sync"))
