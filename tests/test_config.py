@@ -1,0 +1,89 @@
+"""Settings: every bad value stops start-up with one line naming the variable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+
+GOOD = {
+    "SLACK_BOT_TOKEN": "xoxb-1-abcdef",
+    "SLACK_SIGNING_SECRET": "s3cr3t-signing",
+    "SYNCBOT_CHANNEL": "C0123ABCD",
+    "PATCHWORKS_API_KEY": "pw-key-123456",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("SYNCBOT_POLL_SECONDS", "soon", "SYNCBOT_POLL_SECONDS"),
+        ("SYNCBOT_POLL_SECONDS", "0", "SYNCBOT_POLL_SECONDS"),
+        ("SYNCBOT_CHANNEL", "#alerts", "channel ID"),
+        ("SLACK_BOT_TOKEN", "xoxp-user-token", "xoxb-"),
+        ("SLACK_APP_TOKEN", "not-an-app-token", "xapp-"),
+        ("SLACK_API_URL", "slack.com/api", "SLACK_API_URL"),
+        ("PATCHWORKS_API_URL", "ftp://x", "PATCHWORKS_API_URL"),
+        ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
+        ("PORT", "70000", "PORT"),
+        ("SYNCBOT_RESYNC_USERS", "ana,@bob", "SYNCBOT_RESYNC_USERS"),
+        ("PATCHWORKS_REQUESTS_PER_MINUTE", "-5", "PATCHWORKS_REQUESTS_PER_MINUTE"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL"),
+    ],
+)
+def test_a_bad_value_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    for key, good in GOOD.items():
+        monkeypatch.setenv(key, good)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_env_file=None)
+    message = str(caught.value)
+    assert expected in message
+    assert name in message
+    assert "\n" not in message
+
+
+def test_secrets_never_show_in_errors_or_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, good in GOOD.items():
+        monkeypatch.setenv(key, good)
+    settings = load_settings(_env_file=None)
+    assert "s3cr3t" not in repr(settings)
+    assert "pw-key" not in repr(settings)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxp-leaky-secret-value")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_env_file=None)
+    assert "leaky" not in str(caught.value)
+
+
+def test_user_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCBOT_RESYNC_USERS", "U0ADA, U0MAX")
+    assert load_settings(_env_file=None).syncbot_resync_users == ["U0ADA", "U0MAX"]
+
+
+@pytest.mark.parametrize(
+    ("command", "missing"),
+    [("run", "SLACK_BOT_TOKEN"), ("poll", "SLACK_BOT_TOKEN")],
+)
+def test_the_command_stops_with_one_line_when_a_setting_is_missing(command: str, missing: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", command], capture_output=True, text=True, timeout=60, env={"PATH": ""}
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert missing in done.stderr
+
+
+def test_http_mode_needs_the_signing_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, good in GOOD.items():
+        monkeypatch.setenv(key, good)
+    monkeypatch.delenv("SLACK_SIGNING_SECRET")
+    settings = load_settings(_env_file=None)
+    with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
+        settings.require_for_run()
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-socket")
+    load_settings(_env_file=None).require_for_run()  # Socket Mode needs no signing secret
