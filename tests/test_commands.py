@@ -6,13 +6,13 @@ import asyncio
 import time
 
 import pytest
+from conftest import CHANNEL, FakeSlack, RunningBot, Sim
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blocks.ids import Action, Command
 from blocks.limits import message_problems
 from bot.listing import UsageError, parse_command
-from conftest import CHANNEL, FakeSlack, RunningBot, Sim
 
 ANA = "U0ADA"
 
@@ -68,7 +68,7 @@ def test_any_typed_text_parses_or_gets_a_usage_error(typed: str) -> None:
 
 
 async def test_help_explains_usage(bot: RunningBot, slack: FakeSlack) -> None:
-    text, blocks = await reply(bot, slack, "help")
+    _, blocks = await reply(bot, slack, "help")
     assert "/failed-syncs" in str(blocks)
 
 
