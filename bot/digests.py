@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from blocks.digest import build_digest
 from blocks.messages import notice
+from bot.faults import crash_point
 from bot.slack import (
     DIGEST_EVENT,
     SlackChannelError,
@@ -85,7 +86,9 @@ class DigestPublisher:
             log.error("digest %s not posted: %s; kept for the next poll", message.id, exc.error)
             await self._store.mark_unposted(message.id, exc.error)
             return False
+        crash_point("after_post")
         await self._store.mark_posted(message.id, ts)
+        crash_point("between_posts")
         return True
 
     async def _adopt_earlier_post(self, message: MessageRow) -> bool:

@@ -12,6 +12,7 @@ from blocks.digest import ENTRIES_PER_MESSAGE
 from blocks.messages import outage_notice, outcome_reply, recovery_notice
 from blocks.model import EntryState, Outcome
 from bot.digests import DigestPublisher
+from bot.faults import crash_point
 from bot.patchworks.errors import NotFound, PatchworksError
 from bot.patchworks.models import RunStatus, SyncEntry
 from bot.patchworks.report import SyncReport
@@ -75,6 +76,7 @@ class Poller:
             watermark = await self._store.watermark()
             since = (watermark or started - self._lookback) - self._overlap
             async for page in self._report.failed_pages(since):
+                crash_point("after_fetch")
                 result.fetched += len(page)
                 known = await self._store.known_run_ids([entry.run_id for entry in page])
                 result.new += await self._store.add_entries(e for e in page if e.run_id not in known)
@@ -92,6 +94,7 @@ class Poller:
             max_messages=self._max_messages,
         )
         result.messages = len(new_messages)
+        crash_point("after_record")
         result.posted_all = await self._digests.flush()
         if result.posted_all and result.error is None:
             await self._store.set_watermark(started)

@@ -104,7 +104,21 @@ class Resyncer:
         return derive_health(entries, now=now, window=self._health_window)
 
     async def resync_one(self, run_id: int, user_id: str, *, force: bool = False) -> ResyncResult:
-        """Resync one run for a user; `force` skips the health warning (the user confirmed it)."""
+        """Resync one run for a user; `force` skips the health warning (the user confirmed it).
+
+        Every attempt, whatever its outcome, is written to the audit log.
+        """
+        result = await self._resync_one(run_id, user_id, force=force)
+        await self._store.audit(
+            user_id=user_id,
+            action="resync",
+            run_ids=[run_id],
+            result=result.status.value,
+            detail=f"new run {result.new_run_id}" if result.new_run_id else result.reason,
+        )
+        return result
+
+    async def _resync_one(self, run_id: int, user_id: str, *, force: bool) -> ResyncResult:
         earlier = await self._store.resync_for_run(run_id)
         if earlier is not None and earlier.outcome != "error":
             return self._already(run_id, earlier.requested_by, earlier.requested_at, earlier.new_run_id)
@@ -169,7 +183,6 @@ class Resyncer:
             await self._show(
                 tracked, Outcome(state=EntryState.ERROR, by_user=user_id, at=self._clock(), detail=str(exc))
             )
-            await self._audit(user_id, [entry.run_id], "refused_by_patchworks", str(exc))
             return ResyncResult(
                 ResyncStatus.ERROR,
                 entry.run_id,
@@ -180,7 +193,6 @@ class Resyncer:
         except (RateLimited, AuthFailed) as exc:
             # Patchworks did not run it: free the claim so a later click can try again.
             await self._store.release_claim(claim.resync.id)
-            await self._audit(user_id, [entry.run_id], "patchworks_error", str(exc))
             return ResyncResult(
                 ResyncStatus.ERROR, entry.run_id, escape(f"Not resynced: {exc}"), str(exc), entry
             )
@@ -192,14 +204,12 @@ class Resyncer:
             await self._show(
                 tracked, Outcome(state=EntryState.ERROR, by_user=user_id, at=self._clock(), detail=detail)
             )
-            await self._audit(user_id, [entry.run_id], "unknown", detail)
             return ResyncResult(ResyncStatus.ERROR, entry.run_id, escape(detail), "outcome unknown", entry)
         now = self._clock()
         await self._store.update_resync(claim.resync.id, outcome="queued", new_run_id=new_run_id)
         await self._show(
             tracked, Outcome(state=EntryState.QUEUED, by_user=user_id, at=now, new_run_id=new_run_id)
         )
-        await self._audit(user_id, [entry.run_id], "queued", f"new run {new_run_id}")
         return ResyncResult(
             ResyncStatus.QUEUED,
             entry.run_id,
@@ -225,13 +235,6 @@ class Resyncer:
         await self._store.set_outcome(tracked.run_id, outcome)
         if tracked.message_id is not None:
             await self._digests.refresh(tracked.message_id)
-
-    async def _audit(
-        self, user_id: str, run_ids: Sequence[int], result: str, detail: str | None = None
-    ) -> None:
-        await self._store.audit(
-            user_id=user_id, action="resync", run_ids=run_ids, result=result, detail=detail
-        )
 
     async def plan_bulk(self, run_ids: Sequence[int], message_id: int | None) -> BulkPlan:
         """What a bulk resync would do, from what syncbot knows and Patchworks says now."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,3 +156,14 @@ def digest_messages(workspace: Workspace, channel: str = CHANNEL) -> list[Any]:
         for message in workspace.channel(channel).messages.values()
         if message.thread_ts is None and (message.metadata or {}).get("event_type") == "syncbot_digest"
     ]
+
+
+def shown_runs(slack: FakeSlack) -> list[int]:
+    """Run ids that appear as entries (with a Details button) in the channel's digests."""
+    runs: list[int] = []
+    for message in digest_messages(slack.workspace):
+        for block in message.blocks:
+            for element in block.get("elements", []) if block.get("type") == "actions" else []:
+                if element.get("action_id") == "entry_details":
+                    runs.append(int(re.search(r'"run":(\d+)', element["value"]).group(1)))
+    return runs

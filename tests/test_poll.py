@@ -5,24 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import CHANNEL, FakeSlack, Sim, digest_messages, make_services
+from conftest import CHANNEL, FakeSlack, Sim, digest_messages, make_services, shown_runs
 
 from blocks.digest import ENTRIES_PER_MESSAGE
 from blocks.limits import message_problems
 from bot.config import Settings
 
 SHOWN_AT_MOST = ENTRIES_PER_MESSAGE * 5  # SYNCBOT_DIGEST_MAX_MESSAGES defaults to 5
-
-
-def shown_runs(slack: FakeSlack) -> list[int]:
-    """Run ids that appear as entries (with a Details button) in the channel's digests."""
-    runs: list[int] = []
-    for message in digest_messages(slack.workspace):
-        for block in message.blocks:
-            for element in block.get("elements", []) if block.get("type") == "actions" else []:
-                if element.get("action_id") == "entry_details":
-                    runs.append(int(re.search(r'"run":(\d+)', element["value"]).group(1)))
-    return runs
 
 
 def overflow_count(slack: FakeSlack) -> int:

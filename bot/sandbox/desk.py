@@ -30,6 +30,11 @@ def _elements(blocks: list[JsonDict]) -> Iterator[tuple[str, JsonDict]]:
             yield block_id, accessory
 
 
+def _options(element: JsonDict) -> list[JsonDict]:
+    groups = element.get("option_groups") or []
+    return list(element.get("options") or []) + [o for g in groups for o in g.get("options", [])]
+
+
 def find_element(blocks: list[JsonDict], action_id: str, value: str | None = None) -> tuple[str, JsonDict]:
     """The (block_id, element) with this action_id (and value, when given); KeyError if none."""
     for block_id, element in _elements(blocks):
@@ -164,6 +169,18 @@ class Desk:
             raise KeyError(f"options not in the menu: {missing}")
         self._picked[(user, channel, ts)] = [options[value] for value in values]
         return await self.send_payload(self._message_action(user, channel, ts, block_id, element))
+
+    async def choose(self, user: str, channel: str, ts: str, action_id: str, value: str) -> httpx.Response:
+        """Pick one option of a static_select or an overflow menu in a message."""
+        message = self._message(user, channel, ts)
+        for block_id, element in _elements(message.blocks):
+            # Several entries may share an action_id (one menu each): the option's value tells them apart.
+            option = next((o for o in _options(element) if o.get("value") == value), None)
+            if element.get("action_id") == action_id and option is not None:
+                payload = self._message_action(user, channel, ts, block_id, element)
+                payload["actions"][0]["selected_option"] = option
+                return await self.send_payload(payload)
+        raise KeyError(f"no menu {action_id!r} with option {value!r}")
 
     # -- modals ------------------------------------------------------------------------------
 

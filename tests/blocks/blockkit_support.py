@@ -1,14 +1,26 @@
-"""Factories and inspectors shared by the blocks/ tests (imported by module name)."""
+"""Validators, factories and inspectors shared by the blocks/ tests (imported by module name).
+
+Not a conftest.py: other test folders do `from conftest import …`, and a second conftest module
+would shadow theirs in sys.modules.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator, FormatChecker
+
+from blocks.limits import message_problems, view_problems
 from blocks.model import DigestItem, EntryState, Outcome
 from bot.patchworks.models import ErrorLine, Flow, RunStatus, SyncEntry
+
+SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "slack-block-kit.schema.json"
 
 NOW = datetime(2026, 11, 27, 10, 32, tzinfo=UTC)
 ADMIN = "U0ADMIN42"
@@ -143,3 +155,45 @@ def buttons(blocks: list[dict[str, Any]], action_id: str | None = None) -> list[
 def section_texts(blocks: list[dict[str, Any]]) -> list[str]:
     """The text of each section that has one."""
     return [b["text"]["text"] for b in blocks if b["type"] == "section" and "text" in b]
+
+
+@cache
+def block_kit_schema() -> dict[str, Any]:
+    """The vendored Block Kit schema (draft 2020-12)."""
+    schema: dict[str, Any] = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    return schema
+
+
+@cache
+def _validator(ref: str | None) -> Draft202012Validator:
+    schema = block_kit_schema()
+    if ref is not None:
+        schema = {"$defs": schema["$defs"], "$ref": ref}
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def _explain(blocks: list[dict[str, Any]]) -> list[str]:
+    """Validate each block against its own $def: the oneOf union's best match misleads."""
+    reasons = []
+    for i, block in enumerate(blocks):
+        validator = _validator(f"#/$defs/{block.get('type')}_block")
+        reasons += [
+            f"blocks[{i}]: {e.message} at {list(e.absolute_path)}" for e in validator.iter_errors(block)
+        ]
+    return reasons
+
+
+def assert_valid_message(text: str, blocks: list[dict[str, Any]]) -> None:
+    """The message passes limits.message_problems and the Block Kit schema."""
+    assert message_problems(text, blocks) == []
+    assert _validator(None).is_valid(blocks), "\n".join(_explain(blocks)) or "schema rejected the blocks"
+
+
+def assert_valid_modal(view: dict[str, Any]) -> None:
+    """The modal passes limits.view_problems and the schema's modal_view."""
+    assert view_problems(view) == []
+    validator = _validator("#/$defs/modal_view")
+    if not validator.is_valid(view):
+        reasons = _explain(view.get("blocks", []))
+        reasons += [e.message for e in validator.iter_errors(view) if e.path and e.path[0] != "blocks"]
+        raise AssertionError("\n".join(reasons) or "schema rejected the view")

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from blockkit_support import ADMIN, HOSTILE, all_text, entry, raw_tokens, section_texts
-from conftest import MessageCheck, ViewCheck
+from blockkit_support import (
+    ADMIN,
+    HOSTILE,
+    all_text,
+    assert_valid_message,
+    assert_valid_modal,
+    entry,
+    raw_tokens,
+    section_texts,
+)
 
 from blocks.bulk import BULK_MAX, build_bulk_confirm_modal, build_bulk_summary, selected_runs
 from blocks.ids import Action, ViewId
@@ -20,7 +28,7 @@ def plan(n: int, *, skipped: int = 0, message_id: int | None = 42, base: int = 1
     return BulkPlan(message_id=message_id, to_resync=entries, skipped=skips)
 
 
-def test_nothing_to_resync_has_no_submit_and_says_why(assert_valid_modal: ViewCheck) -> None:
+def test_nothing_to_resync_has_no_submit_and_says_why() -> None:
     view = build_bulk_confirm_modal(plan(0, skipped=3))
     assert_valid_modal(view)
     assert "submit" not in view
@@ -31,7 +39,7 @@ def test_nothing_to_resync_has_no_submit_and_says_why(assert_valid_modal: ViewCh
     assert decode(BulkRef, view["private_metadata"]) == BulkRef(msg=42, runs=())
 
 
-def test_one_entry(assert_valid_modal: ViewCheck) -> None:
+def test_one_entry() -> None:
     view = build_bulk_confirm_modal(plan(1))
     assert_valid_modal(view)
     assert view["callback_id"] == ViewId.BULK_CONFIRM
@@ -44,7 +52,7 @@ def test_one_entry(assert_valid_modal: ViewCheck) -> None:
     assert decode(BulkRef, view["private_metadata"]) == BulkRef(msg=42, runs=(1,))
 
 
-def test_hundred_fifty_entries_with_skips(assert_valid_modal: ViewCheck) -> None:
+def test_hundred_fifty_entries_with_skips() -> None:
     view = build_bulk_confirm_modal(plan(150, skipped=2, message_id=None))
     assert_valid_modal(view)
     assert view["submit"]["text"] == "Resync 150"
@@ -59,7 +67,7 @@ def test_hundred_fifty_entries_with_skips(assert_valid_modal: ViewCheck) -> None
     assert ref.runs == tuple(range(1, 151))
 
 
-def test_big_plans_are_capped_and_say_so(assert_valid_modal: ViewCheck) -> None:
+def test_big_plans_are_capped_and_say_so() -> None:
     view = build_bulk_confirm_modal(plan(250))
     assert_valid_modal(view)
     assert view["submit"]["text"] == f"Resync {BULK_MAX}"
@@ -67,7 +75,7 @@ def test_big_plans_are_capped_and_say_so(assert_valid_modal: ViewCheck) -> None:
     assert len(decode(BulkRef, view["private_metadata"]).runs) == BULK_MAX
 
 
-def test_huge_run_ids_are_capped_by_metadata_size(assert_valid_modal: ViewCheck) -> None:
+def test_huge_run_ids_are_capped_by_metadata_size() -> None:
     view = build_bulk_confirm_modal(plan(200, base=2**53 - 300))
     assert_valid_modal(view)
     kept = len(decode(BulkRef, view["private_metadata"]).runs)
@@ -78,7 +86,7 @@ def test_huge_run_ids_are_capped_by_metadata_size(assert_valid_modal: ViewCheck)
     assert len(view["private_metadata"]) - len("null") + len('"' + "C" * 32 + '"') <= 2000
 
 
-def test_hostile_names_in_the_modal_are_escaped(assert_valid_modal: ViewCheck) -> None:
+def test_hostile_names_in_the_modal_are_escaped() -> None:
     entries = tuple(entry(i + 1, flow=bad, reference=bad) for i, bad in enumerate(HOSTILE))
     skipped = tuple(Skipped(entry=entry(500 + i), reason=bad) for i, bad in enumerate(HOSTILE))
     view = build_bulk_confirm_modal(BulkPlan(message_id=1, to_resync=entries, skipped=skipped))
@@ -86,7 +94,7 @@ def test_hostile_names_in_the_modal_are_escaped(assert_valid_modal: ViewCheck) -
     assert raw_tokens("", view["blocks"]) == []
 
 
-def test_summary_reports_queued_skipped_and_failed(assert_valid_message: MessageCheck) -> None:
+def test_summary_reports_queued_skipped_and_failed() -> None:
     queued = [(entry(i), 5000 + i) for i in range(1, 19)]
     skipped = [
         Skipped(entry=entry(901), reason="already retried"),
@@ -106,7 +114,7 @@ def test_summary_reports_queued_skipped_and_failed(assert_valid_message: Message
     assert "• run 77 failed: Patchworks said 500 &lt;!channel&gt;" in rest
 
 
-def test_large_summary_stays_valid(assert_valid_message: MessageCheck) -> None:
+def test_large_summary_stays_valid() -> None:
     queued = [(entry(i), 10_000 + i) for i in range(1, 201)]
     failed = [(entry(300 + i), "x" * 5000) for i in range(50)]
     skipped = [Skipped(entry=entry(600 + i), reason=f"reason {i % 20} " + "y" * 500) for i in range(100)]

@@ -5,8 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from blockkit_support import ADMIN, APP_URL, HOSTILE, NOW, all_text, buttons, entry, find, raw_tokens
-from conftest import ViewCheck
+from blockkit_support import (
+    ADMIN,
+    APP_URL,
+    HOSTILE,
+    NOW,
+    all_text,
+    assert_valid_modal,
+    buttons,
+    entry,
+    find,
+    raw_tokens,
+)
 
 from blocks.details import ERROR_CHUNK, build_details_modal
 from blocks.ids import Action, ViewId
@@ -27,7 +37,7 @@ def error_texts(view: dict[str, Any]) -> list[str]:
     return [b["text"]["text"] for b in view["blocks"] if b["block_id"].startswith("line")]
 
 
-def test_details_show_the_facts(assert_valid_modal: ViewCheck) -> None:
+def test_details_show_the_facts() -> None:
     view = build_details_modal(DetailsModel(entry=entry(), message_id=9))
     assert_valid_modal(view)
     assert view["callback_id"] == ViewId.DETAILS
@@ -52,7 +62,7 @@ def test_details_show_the_facts(assert_valid_modal: ViewCheck) -> None:
     assert decode(EntryRef, resync["value"]) == EntryRef(run=1001, msg=9)
 
 
-def test_not_resyncable_explains_instead_of_a_button(assert_valid_modal: ViewCheck) -> None:
+def test_not_resyncable_explains_instead_of_a_button() -> None:
     view = build_details_modal(DetailsModel(entry=entry(enabled=False, url=None)))
     assert_valid_modal(view)
     assert not buttons(view["blocks"])
@@ -71,7 +81,7 @@ def test_notice_is_shown_escaped() -> None:
     assert view["blocks"][1]["text"]["text"] == ":information_source: Queued as run 5 &lt;!here&gt;"
 
 
-def test_health_and_history(assert_valid_modal: ViewCheck) -> None:
+def test_health_and_history() -> None:
     health = (
         SystemHealth(system="Shopify", health=Health.OPERATIONAL, failures=0),
         SystemHealth(system="NetSuite", health=Health.AUTH_FAILED, evidence="401 " + "z" * 500, failures=3),
@@ -115,7 +125,7 @@ def test_a_long_line_is_split_across_sections() -> None:
     assert shown[1].startswith("(continued) ")
 
 
-def test_a_thousand_huge_lines_stay_within_view_limits(assert_valid_modal: ViewCheck) -> None:
+def test_a_thousand_huge_lines_stay_within_view_limits() -> None:
     view = build_details_modal(DetailsModel(entry=entry(errors=lines(1000, size=10_000, text="é"))))
     assert_valid_modal(view)
     assert len(view["blocks"]) <= 100
@@ -126,7 +136,7 @@ def test_a_thousand_huge_lines_stay_within_view_limits(assert_valid_modal: ViewC
     assert f"<{APP_URL}/1001|open in Patchworks>" in footer
 
 
-def test_many_short_lines_are_cut_by_block_count(assert_valid_modal: ViewCheck) -> None:
+def test_many_short_lines_are_cut_by_block_count() -> None:
     view = build_details_modal(DetailsModel(entry=entry(errors=lines(1000, size=5))))
     assert_valid_modal(view)
     assert len(view["blocks"]) == 100
@@ -136,13 +146,13 @@ def test_many_short_lines_are_cut_by_block_count(assert_valid_modal: ViewCheck) 
     assert "cut" not in footer
 
 
-def test_no_error_lines_shows_the_summary(assert_valid_modal: ViewCheck) -> None:
+def test_no_error_lines_shows_the_summary() -> None:
     view = build_details_modal(DetailsModel(entry=entry(errors=(), summary="Flow <b>stopped</b>", url=None)))
     assert_valid_modal(view)
     assert "*Error details*\nFlow &lt;b&gt;stopped&lt;/b&gt;" in all_text("", view["blocks"])
 
 
-def test_hostile_details_are_escaped(assert_valid_modal: ViewCheck) -> None:
+def test_hostile_details_are_escaped() -> None:
     errors = tuple(ErrorLine(level=bad, message=bad, step=bad) for bad in HOSTILE)
     bad = " ".join(HOSTILE)
     sync_entry = entry(flow=bad, reference=bad, errors=errors, trigger=bad)

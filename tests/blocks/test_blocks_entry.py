@@ -13,7 +13,7 @@ from blocks.limits import visible_text_length
 from blocks.model import DigestItem, EntryState
 from blocks.text import slack_date
 from blocks.values import EntryRef, decode
-from bot.patchworks.models import ErrorLine, RunStatus
+from bot.patchworks.models import RunStatus
 
 
 def render(digest_item: DigestItem, message_id: int | None = 9) -> tuple[str, list[dict[str, Any]]]:

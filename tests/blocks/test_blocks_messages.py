@@ -5,8 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from blockkit_support import ADMIN, NOW, all_text, buttons, entry, raw_tokens, section_texts
-from conftest import MessageCheck, ViewCheck
+from blockkit_support import (
+    ADMIN,
+    NOW,
+    all_text,
+    assert_valid_message,
+    assert_valid_modal,
+    buttons,
+    entry,
+    raw_tokens,
+    section_texts,
+)
 
 from blocks.ids import Action, ViewId
 from blocks.messages import (
@@ -25,7 +34,7 @@ from blocks.values import EntryRef, decode
 from bot.patchworks.models import Health, SystemHealth
 
 
-def test_notice_escapes_everything(assert_valid_message: MessageCheck) -> None:
+def test_notice_escapes_everything() -> None:
     text, blocks = notice("You may not resync <!channel> <@U1> & co")
     assert_valid_message(text, blocks)
     assert text == "You may not resync &lt;!channel&gt; &lt;@U1&gt; &amp; co"
@@ -56,14 +65,14 @@ def test_notice_escapes_everything(assert_valid_message: MessageCheck) -> None:
         ),
     ],
 )
-def test_outcome_replies(outcome: Outcome, expected: str, assert_valid_message: MessageCheck) -> None:
+def test_outcome_replies(outcome: Outcome, expected: str) -> None:
     text, blocks = outcome_reply(entry(123), outcome)
     assert_valid_message(text, blocks)
     assert text == expected
     assert section_texts(blocks) == [expected]
 
 
-def test_outage_and_recovery_notices(assert_valid_message: MessageCheck) -> None:
+def test_outage_and_recovery_notices() -> None:
     text, blocks = outage_notice(NOW, "Connection refused <!channel>\ntrace")
     assert_valid_message(text, blocks)
     assert section_texts(blocks) == [
@@ -86,7 +95,7 @@ HEALTH = [
 ]
 
 
-def test_resync_anyway_modal(assert_valid_modal: ViewCheck) -> None:
+def test_resync_anyway_modal() -> None:
     view = build_resync_anyway_modal(entry(123), HEALTH, message_id=9)
     assert_valid_modal(view)
     assert view["callback_id"] == ViewId.RESYNC_ANYWAY
@@ -101,7 +110,7 @@ def test_resync_anyway_modal(assert_valid_modal: ViewCheck) -> None:
     assert "*Run 123* of *Shopify orders to NetSuite* (ref #1045)" in text
 
 
-def test_resync_anyway_prompt(assert_valid_message: MessageCheck) -> None:
+def test_resync_anyway_prompt() -> None:
     ref = EntryRef(run=123, msg=9)
     text, blocks = resync_anyway_prompt(entry(123), HEALTH, ref)
     assert_valid_message(text, blocks)
@@ -111,7 +120,7 @@ def test_resync_anyway_prompt(assert_valid_message: MessageCheck) -> None:
     assert raw_tokens(text, blocks) == []
 
 
-def test_notice_and_loading_modals(assert_valid_modal: ViewCheck) -> None:
+def test_notice_and_loading_modals() -> None:
     view = notice_modal("A title that is far too long for Slack", "Run 5 is gone <!here>")
     assert_valid_modal(view)
     assert section_texts(view["blocks"]) == ["Run 5 is gone &lt;!here&gt;"]

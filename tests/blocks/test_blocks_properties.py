@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from blockkit_support import ADMIN, HOSTILE, NOW, entry, raw_tokens
-from conftest import MessageCheck, ViewCheck
+from blockkit_support import ADMIN, HOSTILE, NOW, assert_valid_message, assert_valid_modal, entry, raw_tokens
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +16,7 @@ from blocks.model import BulkPlan, DetailsModel, Digest, DigestItem, EntryState,
 from bot.patchworks.models import ErrorLine, Health, RunStatus, SystemHealth
 
 SETTINGS = settings(
-    max_examples=500,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -78,7 +77,6 @@ def test_any_digest_is_valid_and_inert(
     overflow: int,
     flows: list[tuple[str, int]],
     part: int,
-    assert_valid_message: MessageCheck,
 ) -> None:
     digest = Digest(
         message_id=7,
@@ -96,9 +94,7 @@ def test_any_digest_is_valid_and_inert(
 
 @SETTINGS
 @given(items=digest_items(max_size=15), query=texts, page=st.integers(1, 10_000), hours=st.integers(1, 360))
-def test_any_listing_is_valid_and_inert(
-    items: list[DigestItem], query: str, page: int, hours: int, assert_valid_message: MessageCheck
-) -> None:
+def test_any_listing_is_valid_and_inert(items: list[DigestItem], query: str, page: int, hours: int) -> None:
     listing = Listing(
         items=tuple(items), query=query, hours=hours, page=page, pages=page + 1, total=len(items)
     )
@@ -119,7 +115,6 @@ def test_any_details_modal_is_valid_and_inert(
     lines: list[str],
     health: list[tuple[str, Health, str | None]],
     notice: str | None,
-    assert_valid_modal: ViewCheck,
 ) -> None:
     first = items[0]
     errors = tuple(ErrorLine(level="ERROR", message=line, step=line[:50]) for line in lines)
@@ -141,8 +136,6 @@ def test_any_bulk_modal_and_summary_are_valid_and_inert(
     items: list[DigestItem],
     reasons: list[str],
     user: str,
-    assert_valid_modal: ViewCheck,
-    assert_valid_message: MessageCheck,
 ) -> None:
     entries = [i.entry for i in items]
     skipped = tuple(Skipped(entry=entries[n % len(entries)], reason=r) for n, r in enumerate(reasons))

@@ -1,0 +1,281 @@
+"""`syncbot demo`: the Patchworks simulator, the local Slack sandbox (Web API + page) and the bot
+in HTTP mode, all in one process and one event loop, on local ports.
+
+The bot runs exactly as `syncbot run` wires it (Bolt app, /slack/events, the poll schedule); only
+its settings point at the two local servers. The page's clicks reach it through `Desk` as real
+signed Slack requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from random import Random
+
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from starlette.types import ASGIApp
+
+from bot.app import build_app
+from bot.config import ConfigError, load_settings
+from bot.patchworks.simulator import SimulatorConfig, World, create_app
+from bot.sandbox.desk import Desk
+from bot.sandbox.slack_api import DEFAULT_TOKEN, SlackApiConfig, create_slack_api
+from bot.sandbox.store import DEFAULT_CHANNEL, Workspace
+from bot.sandbox.ui import Person, create_sandbox_app
+from bot.scheduler import PollerLease, start_scheduler
+from bot.server import build_http_app
+from bot.services import Services, build_services
+
+__all__ = ["DemoOptions", "DemoStack", "PortInUse", "run_demo"]
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"  # the sandbox endpoints have no auth: never listen beyond this machine
+CHANNEL_NAME = "failed-syncs"
+# Who the page lets you act as; the demo's allow-list below is what makes these notes true.
+PEOPLE = (
+    Person("U0ADA", "may resync"),
+    Person("U0MAX", "may resync (via S0MANAGERS)"),
+    Person("U0VIC", "read-only"),
+)
+RESYNC_USERS = "U0ADA"
+RESYNC_GROUPS = "S0MANAGERS"
+
+
+class PortInUse(Exception):
+    """The requested port is taken; the message is the one line to show."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """How lively the demo is; tests shorten the intervals and fix the seed."""
+
+    seed: int = 1
+    initial_failures: int = 25
+    failures_every_s: float | None = 8.0
+    retry_delay_s: float = 4.0
+    retry_success_rate: float = 0.6
+    poll_seconds: int = 10
+    outage_every_s: float | None = 60.0  # None: never break a system
+    outage_for_s: float = 20.0
+    log_level: str = "WARNING"
+
+
+class _SignalFreeServer(uvicorn.Server):
+    """uvicorn that leaves signals alone: three servers share one loop, and the demo owns Ctrl-C."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind(port: int, host: str = HOST) -> socket.socket:
+    """A listening-ready TCP socket on `port` (0 = a free one); PortInUse when taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise PortInUse(f"port {port} on {host} is not available ({exc.strerror})") from None
+        raise
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{host}:{port}"
+
+
+@dataclass
+class _Served:
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+
+@dataclass
+class DemoStack:
+    """The running demo: its URLs and the objects tests may poke (the simulator's world, the workspace)."""
+
+    page_url: str
+    bot_url: str
+    simulator_url: str
+    world: World
+    workspace: Workspace
+    services: Services
+    desk: Desk
+    database: Path
+    _served: list[_Served] = field(default_factory=list)
+    _lease: PollerLease | None = None
+    _scheduler: AsyncIOScheduler | None = None
+    _background: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    async def start(cls, port: int, data_dir: str | Path, options: DemoOptions | None = None) -> DemoStack:
+        """Bind the ports, then start the simulator, the sandbox and the bot; PortInUse if `port` is taken."""
+        options = options or DemoOptions()
+        page_sock = bind(port)
+        sim_sock, bot_sock = bind(0), bind(0)
+        page_url, sim_url, bot_url = _url(page_sock), _url(sim_sock), _url(bot_sock)
+
+        api_key, signing_secret = secrets.token_hex(12), secrets.token_hex(16)
+        sim_app = create_app(
+            SimulatorConfig(
+                seed=options.seed,
+                api_key=api_key,
+                initial_failures=options.initial_failures,
+                failures_every_s=options.failures_every_s,
+                retry_delay_s=options.retry_delay_s,
+                retry_success_rate=options.retry_success_rate,
+            )
+        )
+        workspace = Workspace(channels={DEFAULT_CHANNEL: CHANNEL_NAME}, base_url=page_url)
+        slack_api = create_slack_api(SlackApiConfig(tokens=frozenset({DEFAULT_TOKEN})), workspace=workspace)
+
+        data = Path(data_dir)
+        data.mkdir(parents=True, exist_ok=True)
+        # A fresh database per run: the simulator and the workspace start empty each time, and two
+        # demos sharing a folder must not share digests.
+        database = data / f"syncbot-demo-{os.getpid()}-{secrets.token_hex(3)}.db"
+        settings = load_settings(
+            _env_file=None,
+            slack_bot_token=DEFAULT_TOKEN,
+            slack_signing_secret=signing_secret,
+            slack_app_token="",  # never Socket Mode, whatever the shell exports
+            slack_api_url=f"{page_url}/api/",
+            syncbot_channel=DEFAULT_CHANNEL,
+            patchworks_api_url=f"{sim_url}/api/v1",
+            patchworks_api_key=api_key,
+            syncbot_poll_seconds=options.poll_seconds,
+            syncbot_resync_users=RESYNC_USERS,
+            syncbot_resync_groups=RESYNC_GROUPS,
+            database_url=f"sqlite+aiosqlite:///{database}",
+        )
+        services = await build_services(settings)
+        desk = Desk(workspace, f"{bot_url}/slack/events", signing_secret, slack_url=page_url)
+        stack = cls(
+            page_url=page_url,
+            bot_url=bot_url,
+            simulator_url=sim_url,
+            world=sim_app.state.world,
+            workspace=workspace,
+            services=services,
+            desk=desk,
+            database=database,
+        )
+        try:
+            page_app = create_sandbox_app(slack_api, desk, channel=DEFAULT_CHANNEL, people=PEOPLE)
+            bot_app = build_http_app(build_app(services), services)
+            for app, sock in ((sim_app, sim_sock), (page_app, page_sock), (bot_app, bot_sock)):
+                await stack._serve(app, sock)
+            # The schedule starts last, so the first poll finds both servers listening.
+            stack._lease = PollerLease(services, options.poll_seconds)
+            stack._scheduler = start_scheduler(services, stack._lease)
+            if options.outage_every_s:
+                outages = _toggle_outages(
+                    stack.world, options.outage_every_s, options.outage_for_s, Random(options.seed)
+                )
+                stack._background.append(asyncio.create_task(outages))
+        except BaseException:
+            await stack.stop()
+            raise
+        return stack
+
+    async def _serve(self, app: ASGIApp, sock: socket.socket) -> None:
+        config = uvicorn.Config(
+            app,
+            log_config=None,  # keep the bot's logging set-up
+            log_level="warning",
+            access_log=False,  # the page polls every second
+            lifespan="off",
+            ws="none",
+            timeout_graceful_shutdown=3,
+        )
+        server = _SignalFreeServer(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        self._served.append(_Served(server, task))
+        while not server.started:
+            if task.done():
+                task.result()  # raises what stopped it
+                raise RuntimeError("a demo server stopped while starting")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        """Stop polling, the servers and the bot's connections; remove this run's database."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)  # also cancels a poll in flight
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        for served in self._served:
+            served.server.should_exit = True
+        await asyncio.gather(*(served.task for served in self._served), return_exceptions=True)
+        if self._lease is not None:
+            with contextlib.suppress(Exception):  # the database may already be gone; nothing to hand over
+                await self._lease.release()
+        await self.desk.aclose()
+        await self.services.aclose()
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(f"{self.database}{suffix}").unlink(missing_ok=True)
+
+
+async def _toggle_outages(world: World, every: float, duration: float, rng: Random) -> None:
+    """Every `every` seconds break one system for `duration` seconds, so health degrades now and then."""
+    systems = sorted({system for flow in world.flows.values() for system in flow.systems})
+    while True:
+        await asyncio.sleep(max(0.0, every - duration))
+        system, kind = rng.choice(systems), rng.choice(("unreachable", "auth"))
+        log.info("demo: %s is %s for %.0f s", system, kind, duration)
+        world.set_system_outage(system, kind)
+        try:
+            await asyncio.sleep(duration)
+        finally:
+            world.set_system_outage(system, None)
+
+
+async def _main(port: int, data_dir: str, options: DemoOptions) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        stack = await DemoStack.start(port, data_dir, options)
+        try:
+            print(f"syncbot demo: open {stack.page_url}/  (Ctrl-C stops it)", flush=True)
+            await stop.wait()
+            print("syncbot demo: stopping", file=sys.stderr, flush=True)
+        finally:
+            await stack.stop()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return 0
+
+
+def run_demo(port: int, data_dir: str, *, options: DemoOptions | None = None) -> int:
+    """Run the whole demo until Ctrl-C or SIGTERM; returns the process exit code."""
+    options = options or DemoOptions()
+    # The bot logs at INFO by default; in the demo that would bury the one line that matters.
+    if "LOG_LEVEL" not in os.environ:
+        logging.getLogger().setLevel(options.log_level)
+    try:
+        return asyncio.run(_main(port, data_dir, options))
+    except PortInUse as exc:
+        print(f"syncbot demo: {exc}; choose another --port, or leave it out to use a free one", file=sys.stderr)
+        return 1
+    except (ConfigError, OSError) as exc:
+        print(f"syncbot demo: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C before the handlers were installed
+        return 130

@@ -1,0 +1,44 @@
+"""Nothing lost, nothing twice: a real `syncbot poll` process is SIGKILLed at each point of a
+poll cycle, then started again; every failure ends up in the channel exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from bot.faults import CRASH_POINTS
+from conftest import FakeSlack, Sim, digest_messages, shown_runs
+
+pytestmark = pytest.mark.slow
+
+
+def poll(env: dict[str, str], crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+    """One `syncbot poll` in its own process."""
+    full = {**os.environ, **env, "SYNCBOT_DIGEST_MAX_MESSAGES": "5"}
+    if crash_at:
+        full["SYNCBOT_CRASH_AT"] = crash_at
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "poll"], env=full, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_a_poll_killed_at_any_point_posts_everything_once_after_a_restart(
+    sim: Sim, slack: FakeSlack, settings_env: dict[str, str], point: str
+) -> None:
+    created = sim.world.add_failures(45, minutes_ago=5)  # three digest messages
+
+    killed = poll(settings_env, crash_at=point)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    restarted = poll(settings_env)
+    assert restarted.returncode == 0, restarted.stderr
+    again = poll(settings_env)
+    assert again.returncode == 0, again.stderr
+
+    shown = shown_runs(slack)
+    assert sorted(shown) == sorted(created)  # every failure, none twice
+    assert len(digest_messages(slack.workspace)) == 3
