@@ -1,0 +1,146 @@
+"""Only listed users and user-group members may resync, checked on the server for every action
+and submission; every attempt, allowed or refused, lands in the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from blocks.ids import Action, ViewId
+from blocks.values import BulkRef, EntryRef, ListRef, encode
+from conftest import CHANNEL, FakeSlack, RunningBot, Sim
+
+ADMIN, MANAGER, VIEWER = "U0ADA", "U0MAX", "U0VIC"  # listed, in S0MANAGERS, neither
+
+# Actions that change something in Patchworks; everything else is reading.
+RESYNC_ACTIONS = {Action.RESYNC, Action.RESYNC_ANYWAY, Action.BULK_RESYNC_SELECTED, Action.BULK_RESYNC_ALL}
+READ_ACTIONS = set(Action) - RESYNC_ACTIONS
+
+
+@pytest.fixture
+def settings_env(settings_env: dict[str, str]) -> dict[str, str]:
+    return {**settings_env, "SYNCBOT_RESYNC_USERS": ADMIN, "SYNCBOT_RESYNC_GROUPS": "S0MANAGERS"}
+
+
+def value_for(action: Action, run: int) -> str:
+    if action in (Action.BULK_RESYNC_SELECTED, Action.BULK_RESYNC_ALL):
+        return encode(BulkRef(msg=1, runs=(run,)))
+    if action in (Action.LIST_PREV, Action.LIST_NEXT, Action.SHOW_ALL):
+        return encode(ListRef(hours=24))
+    return encode(EntryRef(run=run, msg=1))
+
+
+def click(slack: FakeSlack, user: str, ts: str, action: Action, value: str) -> dict[str, object]:
+    """A click on `action` as Slack would deliver it, whatever the message shows."""
+    return {
+        "type": "block_actions",
+        "user": {"id": user},
+        "team": {"id": "T0SYNCBOT"},
+        "api_app_id": "A0SYNCBOT",
+        "container": {"type": "message", "message_ts": ts, "channel_id": CHANNEL},
+        "channel": {"id": CHANNEL},
+        "trigger_id": slack.workspace.issue_trigger_id(user),
+        "response_url": slack.workspace.issue_response_url(CHANNEL, user, ts, base_url=slack.url),
+        "state": {"values": {"b": {Action.BULK_SELECT: {"type": "multi_static_select", "selected_options": []}}}},
+        "actions": [{"type": "button", "action_id": action, "block_id": "b", "value": value}],
+    }
+
+
+async def settle(check: object = None, seconds: float = 8.0) -> None:
+    deadline = time.monotonic() + seconds
+    while callable(check) and not check():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+
+
+def told(slack: FakeSlack, user: str) -> list[str]:
+    return [e.text for e in slack.workspace.ephemerals.get((CHANNEL, user), [])]
+
+
+def test_every_action_is_classified_as_reading_or_resyncing() -> None:
+    assert RESYNC_ACTIONS | READ_ACTIONS == set(Action)
+
+
+@pytest.mark.parametrize("action", sorted(RESYNC_ACTIONS))
+async def test_a_viewer_is_refused_on_every_resync_action(
+    bot: RunningBot, sim: Sim, slack: FakeSlack, action: Action
+) -> None:
+    [run] = sim.world.add_failures(1, minutes_ago=2, flow_id=101)
+    await bot.services.poller.run_once()
+    ts = next(iter(slack.workspace.channel(CHANNEL).messages))
+
+    response = await bot.desk.send_payload(click(slack, VIEWER, ts, action, value_for(action, run)))
+
+    assert response.status_code == 200
+    await settle(lambda: told(slack, VIEWER))
+    assert "not allowed to resync" in told(slack, VIEWER)[-1]
+    await asyncio.sleep(0.2)
+    assert sim.world.retry_calls == []
+    assert slack.workspace.calls("views.open") == []
+    audit = await bot.services.store.audit_since(bot.services.started_at.replace(year=2000))
+    assert [(row.user_id, row.result) for row in audit] == [(VIEWER, "refused")]
+
+
+async def test_a_viewer_submitting_a_bulk_confirmation_is_refused(bot: RunningBot, sim: Sim, slack: FakeSlack) -> None:
+    [run] = sim.world.add_failures(1, minutes_ago=2, flow_id=101)
+    forged = {
+        "type": "modal",
+        "callback_id": ViewId.BULK_CONFIRM,
+        "title": {"type": "plain_text", "text": "Resync entries"},
+        "submit": {"type": "plain_text", "text": "Resync 1"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "1 entry"}}],
+        "private_metadata": encode(BulkRef(runs=(run,), ch=CHANNEL)),
+    }
+    slack.workspace.open_view(VIEWER, forged)
+
+    response = await bot.desk.submit_view(VIEWER)
+
+    assert response.status_code == 200
+    assert "not allowed" in json.dumps(response.json())
+    await asyncio.sleep(0.3)
+    assert sim.world.retry_calls == []
+
+
+@pytest.mark.parametrize("action", sorted(READ_ACTIONS - {Action.BULK_SELECT, Action.OPEN_IN_PATCHWORKS}))
+async def test_reading_stays_open_to_viewers(bot: RunningBot, sim: Sim, slack: FakeSlack, action: Action) -> None:
+    [run] = sim.world.add_failures(1, minutes_ago=2, flow_id=101)
+    await bot.services.poller.run_once()
+    ts = next(iter(slack.workspace.channel(CHANNEL).messages))
+
+    await bot.desk.send_payload(click(slack, VIEWER, ts, action, value_for(action, run)))
+
+    await settle(lambda: slack.workspace.calls("response_url") or slack.workspace.calls("views.update"))
+    answers = [call.args.get("text", "") for call in slack.workspace.calls("response_url")]
+    assert not any("not allowed" in str(text) for text in answers)
+    assert sim.world.retry_calls == []
+
+
+async def test_group_members_may_resync_and_the_audit_command_prints_it(
+    bot: RunningBot, sim: Sim, slack: FakeSlack, settings_env: dict[str, str]
+) -> None:
+    [run] = sim.world.add_failures(1, minutes_ago=2, flow_id=101)
+    await bot.services.poller.run_once()
+    ts = next(iter(slack.workspace.channel(CHANNEL).messages))
+
+    await bot.desk.click(MANAGER, CHANNEL, ts, Action.RESYNC)
+    await settle(lambda: sim.world.retry_calls)
+    await bot.desk.send_payload(click(slack, VIEWER, ts, Action.RESYNC, value_for(Action.RESYNC, run)))
+    await settle(lambda: told(slack, VIEWER))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "audit", "--since", "1h"],
+        env={**settings_env, "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert any(MANAGER in line and "queued" in line and str(run) in line for line in lines)
+    assert any(VIEWER in line and "refused" in line for line in lines)
+
