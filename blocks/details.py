@@ -167,8 +167,7 @@ def _error_blocks(entry: SyncEntry, blocks_left: int, bytes_left: int) -> list[B
         note = f"+{more} more {'line' if more == 1 else 'lines'}"
         if out and out[-1]["block_id"].split(".")[0] == f"line{shown}":
             note += " (the last one shown is cut)"
-        where = link(entry.url, "open in Patchworks") if web_url(entry.url) else "see Patchworks"
-        out.append(context(f"{note} — {where}", key="more"))
+        out.append(context(f"{note} — {link(entry.url, 'open in Patchworks')}", key="more"))
     return out
 
 

@@ -135,20 +135,23 @@ def modal(
     title: str,
     blocks: list[Block],
     *,
-    callback_id: str,
-    private_metadata: str = "",
+    callback_id: str | None = None,
+    private_metadata: str | None = None,
     submit: str | None = None,
     close: str = "Close",
 ) -> Block:
-    """A modal view; the titles are fixed strings within 24 characters."""
+    """A modal view; the titles are fixed strings within 24 characters.
+
+    Modals without a submit button need no callback_id (nothing is submitted).
+    """
     view: Block = {
         "type": "modal",
-        "callback_id": callback_id,
         "title": plain_text(title),
         "close": plain_text(close),
         "blocks": seal(blocks),
-        "private_metadata": private_metadata,
     }
+    optional = {"callback_id": callback_id, "private_metadata": private_metadata}
+    view.update({k: v for k, v in optional.items() if v is not None})
     if submit is not None:
         view["submit"] = plain_text(submit)
     return view

@@ -50,14 +50,12 @@ def notice_modal(title: str, text: str) -> Block:
     `title` is syncbot's own and is cut to 24 characters; `text` is escaped.
     """
     body = escape(text).strip() or "(no message)"
-    return modal(
-        title[:MODAL_TITLE], [section(truncate(body, SECTION_TEXT), key="notice")], callback_id="notice"
-    )
+    return modal(title[:MODAL_TITLE], [section(truncate(body, SECTION_TEXT), key="notice")])
 
 
 def loading_modal(title: str) -> Block:
     """A placeholder opened at once (trigger ids expire in 3 s) and updated when data arrives."""
-    return modal(title[:MODAL_TITLE], [section("⏳ Loading…", key="loading")], callback_id="loading")
+    return modal(title[:MODAL_TITLE], [section("⏳ Loading…", key="loading")])
 
 
 def outcome_reply(entry: SyncEntry, outcome: Outcome) -> tuple[str, list[Block]]:

@@ -132,9 +132,12 @@ def web_url(url: str | None, limit: int = 3000) -> str | None:
 
 
 def link(url: str | None, label: str) -> str:
-    """A mrkdwn link to a trusted URL with an untrusted label; just the label if the URL is odd."""
+    """A mrkdwn link to a trusted URL with an untrusted label; just the label if the URL is odd.
+
+    URLs over 1000 characters count as odd: a link must leave room in its text object.
+    """
     safe_label = escape(label).replace("|", "\u2223")
-    checked = web_url(url)
+    checked = web_url(url, 1000)
     return f"<{escape_entities(checked)}|{safe_label}>" if checked else safe_label
 
 

@@ -162,3 +162,12 @@ def test_hostile_details_are_escaped() -> None:
     assert raw_tokens("", view["blocks"]) == []
     assert "&lt;!channel&gt;" in all_text("", view["blocks"])
     assert not find(view["blocks"], lambda n: "\x00" in str(n.get("text", "")))
+
+
+def test_very_long_urls_are_not_inlined_but_still_offered() -> None:
+    url = "https://app.wearepatchworks.com/flow-runs/1001?" + "a=1&" * 700
+    view = build_details_modal(DetailsModel(entry=entry(url=url, errors=lines(1000, size=5))))
+    assert_valid_modal(view)
+    assert view["blocks"][1]["fields"][0]["text"] == "*Run*\n1001"
+    assert buttons(view["blocks"], Action.OPEN_IN_PATCHWORKS)[0]["url"] == url
+    assert view["blocks"][-1]["elements"][0]["text"].endswith("— open in Patchworks")
