@@ -76,9 +76,6 @@ def _fields(entry: SyncEntry) -> Block:
         attempt += f" (retry of {run_label(entry.retry_of)})"
     if entry.retried_as is not None:
         attempt += f", retried as {run_label(entry.retried_as)}"
-    when = {
-        key: slack_date(at) if at else "—" for key, at in (("s", entry.started_at), ("f", entry.finished_at))
-    }
     fields = [
         f"*Run*\n{link(entry.url, str(entry.run_id))}",
         f"*Reference*\n{_or_dash(entry.reference)}",
@@ -86,8 +83,8 @@ def _fields(entry: SyncEntry) -> Block:
         f"*Status*\n{entry.status.label}",
         f"*Trigger*\n{_or_dash(entry.trigger)}",
         f"*Attempt*\n{attempt}",
-        f"*Started*\n{when['s']}",
-        f"*Finished*\n{when['f']}",
+        f"*Started*\n{slack_date(entry.started_at) if entry.started_at else '—'}",
+        f"*Finished*\n{slack_date(entry.finished_at) if entry.finished_at else '—'}",
     ]
     return {"type": "section", "block_id": "facts", "fields": [mrkdwn(field) for field in fields]}
 

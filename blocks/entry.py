@@ -23,6 +23,7 @@ __all__ = [
     "COMPACT",
     "FULL",
     "LEVELS",
+    "RESYNCABLE_STATES",
     "SHORT",
     "Detail",
     "counts_text",
@@ -81,7 +82,8 @@ def systems_label(systems: Sequence[str]) -> str:
 
 def resync_button(entry: SyncEntry, *, message_id: int | None, label: str = "Resync") -> Block:
     """The Resync button with a confirmation dialog naming the entry."""
-    reference = f" (ref {one_line(entry.reference)})" if entry.reference else ""
+    ref = one_line(entry.reference or "")
+    reference = f" (ref {ref})" if ref else ""
     question = f"Resync {run_label(entry.run_id)} of “{one_line(entry.flow_name)}”{reference}?"
     text = plain(question, CONFIRM_TEXT - 90) + " Patchworks queues a new run; its result is posted here."
     return button(

@@ -172,7 +172,9 @@ class Resyncer:
 
     async def _claim_and_retry(self, entry: SyncEntry, user_id: str) -> ResyncResult:
         tracked = await self._store.entry_for_run(entry.run_id)
-        claim = await self._store.claim_resync(entry.run_id, user_id, tracked.run_id if tracked else None)
+        claim = await self._store.claim_resync(
+            entry.run_id, user_id, tracked.run_id if tracked else entry.run_id
+        )
         if not claim.created:
             earlier = claim.resync
             return self._already(entry.run_id, earlier.requested_by, earlier.requested_at, earlier.new_run_id)

@@ -297,7 +297,11 @@ class Store:
             kwargs["pool_pre_ping"] = True
         engine = create_async_engine(url, **kwargs)
         store = cls(engine)
-        await store.migrate()
+        try:
+            await store.migrate()
+        except BaseException:
+            await engine.dispose()
+            raise
         return store
 
     @property

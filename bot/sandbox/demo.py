@@ -29,6 +29,7 @@ from starlette.types import ASGIApp
 from bot.app import build_app
 from bot.config import ConfigError, load_settings
 from bot.patchworks.simulator import SimulatorConfig, World, create_app
+from bot.patchworks.simulator.generate import OutageKind
 from bot.sandbox.desk import Desk
 from bot.sandbox.slack_api import DEFAULT_TOKEN, SlackApiConfig, create_slack_api
 from bot.sandbox.store import DEFAULT_CHANNEL, Workspace
@@ -51,6 +52,9 @@ PEOPLE = (
 )
 RESYNC_USERS = "U0ADA"
 RESYNC_GROUPS = "S0MANAGERS"
+
+
+_OUTAGE_KINDS: tuple[OutageKind, ...] = ("unreachable", "auth")
 
 
 class PortInUse(Exception):
@@ -144,7 +148,7 @@ class DemoStack:
         slack_api = create_slack_api(SlackApiConfig(tokens=frozenset({DEFAULT_TOKEN})), workspace=workspace)
 
         data = Path(data_dir)
-        data.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(data.mkdir, parents=True, exist_ok=True)
         # A fresh database per run: the simulator and the workspace start empty each time, and two
         # demos sharing a folder must not share digests.
         database = data / f"syncbot-demo-{os.getpid()}-{secrets.token_hex(3)}.db"
@@ -227,7 +231,7 @@ class DemoStack:
         await self.desk.aclose()
         await self.services.aclose()
         for suffix in ("", "-journal", "-wal", "-shm"):
-            Path(f"{self.database}{suffix}").unlink(missing_ok=True)
+            await asyncio.to_thread(Path(f"{self.database}{suffix}").unlink, missing_ok=True)
 
 
 async def _toggle_outages(world: World, every: float, duration: float, rng: Random) -> None:
@@ -235,7 +239,7 @@ async def _toggle_outages(world: World, every: float, duration: float, rng: Rand
     systems = sorted({system for flow in world.flows.values() for system in flow.systems})
     while True:
         await asyncio.sleep(max(0.0, every - duration))
-        system, kind = rng.choice(systems), rng.choice(("unreachable", "auth"))
+        system, kind = rng.choice(systems), rng.choice(_OUTAGE_KINDS)
         log.info("demo: %s is %s for %.0f s", system, kind, duration)
         world.set_system_outage(system, kind)
         try:
@@ -272,7 +276,7 @@ def run_demo(port: int, data_dir: str, *, options: DemoOptions | None = None) ->
     try:
         return asyncio.run(_main(port, data_dir, options))
     except PortInUse as exc:
-        print(f"syncbot demo: {exc}; choose another --port, or leave it out to use a free one", file=sys.stderr)
+        print(f"syncbot demo: {exc}; choose another --port or leave it out for a free one", file=sys.stderr)
         return 1
     except (ConfigError, OSError) as exc:
         print(f"syncbot demo: {exc}", file=sys.stderr)

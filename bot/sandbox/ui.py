@@ -172,7 +172,9 @@ def _endpoint(desk: Desk, action: Action) -> Callable[[Request], Awaitable[Respo
             return JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
         except KeyError as exc:
             # The message or modal changed under the person's cursor (or the element never existed).
-            return JSONResponse({"ok": False, "error": str(exc.args[0] if exc.args else exc)}, status_code=409)
+            return JSONResponse(
+                {"ok": False, "error": str(exc.args[0] if exc.args else exc)}, status_code=409
+            )
         except SlackError as exc:
             return JSONResponse({"ok": False, "error": exc.error}, status_code=400)
         except httpx.HTTPError as exc:
@@ -206,7 +208,9 @@ def create_sandbox_app(
         for person in listed:
             user = workspace.users.get(person.id)
             if user is not None and not user.is_bot:
-                found.append({"id": user.id, "name": user.name, "real_name": user.real_name, "note": person.note})
+                found.append(
+                    {"id": user.id, "name": user.name, "real_name": user.real_name, "note": person.note}
+                )
         return JSONResponse({"channel": channel, "people": found})
 
     actions: dict[str, Action] = {
@@ -221,7 +225,10 @@ def create_sandbox_app(
     routes: list[Route | Mount] = [
         Route("/", index, methods=["GET"]),
         Route("/_sandbox/ui/config", config, methods=["GET"]),
-        *(Route(f"/_sandbox/ui/{name}", _endpoint(desk, act), methods=["POST"]) for name, act in actions.items()),
+        *(
+            Route(f"/_sandbox/ui/{name}", _endpoint(desk, act), methods=["POST"])
+            for name, act in actions.items()
+        ),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         Mount("", app=slack_api),
     ]

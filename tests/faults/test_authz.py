@@ -46,7 +46,9 @@ def click(slack: FakeSlack, user: str, ts: str, action: Action, value: str) -> d
         "channel": {"id": CHANNEL},
         "trigger_id": slack.workspace.issue_trigger_id(user),
         "response_url": slack.workspace.issue_response_url(CHANNEL, user, ts, base_url=slack.url),
-        "state": {"values": {"b": {Action.BULK_SELECT: {"type": "multi_static_select", "selected_options": []}}}},
+        "state": {
+            "values": {"b": {Action.BULK_SELECT: {"type": "multi_static_select", "selected_options": []}}}
+        },
         "actions": [{"type": "button", "action_id": action, "block_id": "b", "value": value}],
     }
 
@@ -86,7 +88,9 @@ async def test_a_viewer_is_refused_on_every_resync_action(
     assert [(row.user_id, row.result) for row in audit] == [(VIEWER, "refused")]
 
 
-async def test_a_viewer_submitting_a_bulk_confirmation_is_refused(bot: RunningBot, sim: Sim, slack: FakeSlack) -> None:
+async def test_a_viewer_submitting_a_bulk_confirmation_is_refused(
+    bot: RunningBot, sim: Sim, slack: FakeSlack
+) -> None:
     [run] = sim.world.add_failures(1, minutes_ago=2, flow_id=101)
     forged = {
         "type": "modal",
@@ -107,7 +111,9 @@ async def test_a_viewer_submitting_a_bulk_confirmation_is_refused(bot: RunningBo
 
 
 @pytest.mark.parametrize("action", sorted(READ_ACTIONS - {Action.BULK_SELECT, Action.OPEN_IN_PATCHWORKS}))
-async def test_reading_stays_open_to_viewers(bot: RunningBot, sim: Sim, slack: FakeSlack, action: Action) -> None:
+async def test_reading_stays_open_to_viewers(
+    bot: RunningBot, sim: Sim, slack: FakeSlack, action: Action
+) -> None:
     [run] = sim.world.add_failures(1, minutes_ago=2, flow_id=101)
     await bot.services.poller.run_once()
     ts = next(iter(slack.workspace.channel(CHANNEL).messages))
@@ -143,4 +149,3 @@ async def test_group_members_may_resync_and_the_audit_command_prints_it(
     lines = done.stdout.strip().splitlines()
     assert any(MANAGER in line and "queued" in line and str(run) in line for line in lines)
     assert any(VIEWER in line and "refused" in line for line in lines)
-

@@ -55,7 +55,9 @@ async def test_one_outage_notice_then_one_recovery_and_nothing_lost(
 async def test_a_wrong_api_key_is_reported_once_and_polling_continues(
     sim: Sim, slack: FakeSlack, settings: Settings
 ) -> None:
-    broken = settings.model_copy(update={"patchworks_api_key": type(settings.patchworks_api_key)("wrong-key")})
+    broken = settings.model_copy(
+        update={"patchworks_api_key": type(settings.patchworks_api_key)("wrong-key")}
+    )
     services = await make_services(broken)
     try:
         first = await services.poller.run_once()

@@ -59,7 +59,10 @@ class Replica:
         self.url = f"http://127.0.0.1:{self.port}"
         full = {**os.environ, **env, "PORT": str(self.port), "SYNCBOT_POLL_SECONDS": str(POLL_SECONDS)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"], env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [sys.executable, "-m", "bot", "run"],
+            env=full,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
     def health(self) -> dict[str, object] | None:
@@ -91,7 +94,9 @@ def wait_until(check: object, seconds: float) -> float:
     return time.monotonic() - started
 
 
-async def test_the_store_works_on_postgresql(sim: Sim, slack: FakeSlack, settings: Settings, pg_url: str) -> None:
+async def test_the_store_works_on_postgresql(
+    sim: Sim, slack: FakeSlack, settings: Settings, pg_url: str
+) -> None:
     sim.world.add_failures(3, minutes_ago=5)
     on_pg = settings.model_copy(update={"database_url": pg_url})
     for _ in range(2):  # a restart on the same database posts nothing new
@@ -105,7 +110,9 @@ async def test_the_store_works_on_postgresql(sim: Sim, slack: FakeSlack, setting
     assert len(slack.workspace.calls("chat.postMessage")) == 1
 
 
-def test_two_replicas_serve_slack_and_exactly_one_polls(replicas: list[Replica], sim: Sim, slack: FakeSlack) -> None:
+def test_two_replicas_serve_slack_and_exactly_one_polls(
+    replicas: list[Replica], sim: Sim, slack: FakeSlack
+) -> None:
     created = sim.world.add_failures(5, minutes_ago=5)
     wait_until(lambda: all(replica.health() for replica in replicas), 30)
     wait_until(lambda: sum(bool(r.health()["poller"]) for r in replicas) == 1, POLL_SECONDS * 2)  # type: ignore[index]

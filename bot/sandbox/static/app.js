@@ -507,8 +507,10 @@ function render(force) {
   const top = [...channel.messages, ...mine.filter((e) => !e.thread_ts)].sort((a, b) => Number(a.ts) - Number(b.ts));
   const list = document.getElementById("messages");
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  const scrolled = list.scrollTop;
   keyed(list, top.map((m) => messageItem("messages", m, { channel: channelId })));
-  if (atBottom) list.scrollTop = list.scrollHeight;
+  // Follow new messages when at the bottom, as Slack does; otherwise stay where the reader is.
+  list.scrollTop = atBottom ? list.scrollHeight : scrolled;
 
   const pane = document.getElementById("thread");
   const parent = channel.messages.find((m) => m.ts === ui.thread);
