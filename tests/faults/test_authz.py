@@ -10,10 +10,10 @@ import sys
 import time
 
 import pytest
+from conftest import CHANNEL, FakeSlack, RunningBot, Sim
 
 from blocks.ids import Action, ViewId
 from blocks.values import BulkRef, EntryRef, ListRef, encode
-from conftest import CHANNEL, FakeSlack, RunningBot, Sim
 
 ADMIN, MANAGER, VIEWER = "U0ADA", "U0MAX", "U0VIC"  # listed, in S0MANAGERS, neither
 
@@ -65,7 +65,7 @@ def told(slack: FakeSlack, user: str) -> list[str]:
 
 
 def test_every_action_is_classified_as_reading_or_resyncing() -> None:
-    assert RESYNC_ACTIONS | READ_ACTIONS == set(Action)
+    assert set(Action) == RESYNC_ACTIONS | READ_ACTIONS
 
 
 @pytest.mark.parametrize("action", sorted(RESYNC_ACTIONS))

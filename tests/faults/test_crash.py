@@ -9,9 +9,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import FakeSlack, Sim, digest_messages, shown_runs
 
 from bot.faults import CRASH_POINTS
-from conftest import FakeSlack, Sim, digest_messages, shown_runs
 
 pytestmark = pytest.mark.slow
 

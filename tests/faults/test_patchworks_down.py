@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from conftest import CHANNEL, FakeSlack, RunningBot, Sim, digest_messages, make_services
 
 from bot.config import Settings
-from conftest import CHANNEL, FakeSlack, RunningBot, Sim, digest_messages, make_services
 
 
 def notices(slack: FakeSlack, words: str) -> list[str]:
@@ -64,7 +64,8 @@ async def test_a_wrong_api_key_is_reported_once_and_polling_continues(
         second = await services.poller.run_once()
     finally:
         await services.aclose()
-    assert first.error and "PATCHWORKS_API_KEY" in first.error
+    assert first.error
+    assert "PATCHWORKS_API_KEY" in first.error
     assert second.error
     assert len(notices(slack, "Patchworks API unreachable")) == 1
     assert "wrong-key" not in str([m.text for m in slack.workspace.channel(CHANNEL).messages.values()])

@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from conftest import CHANNEL, SIGNING_SECRET, FakeSlack, Sim, make_services, shown_runs
 
 from blocks.ids import Command
 from bot.config import Settings
-from conftest import CHANNEL, SIGNING_SECRET, FakeSlack, Sim, make_services, shown_runs
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

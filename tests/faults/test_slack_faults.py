@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 import pytest
+from conftest import BOT_TOKEN, CHANNEL, SIGNING_SECRET, SIM_KEY, FakeSlack, RunningBot, Sim, make_services
 
 from bot.config import Settings
 from bot.slack import SlackClient, build_web_client
-from conftest import BOT_TOKEN, CHANNEL, SIGNING_SECRET, SIM_KEY, FakeSlack, RunningBot, Sim, make_services
 
 
 async def test_a_digest_slack_refuses_is_replaced_by_a_notice_not_dropped(

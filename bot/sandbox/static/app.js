@@ -420,7 +420,16 @@ async function act(ctx, actionId, value) {
   return post("click", { ...where(ctx), action_id: actionId, value });
 }
 
-async function post(name, body) {
+let queue = Promise.resolve(null);
+
+function post(name, body) {
+  // One action at a time, in order: a click must reach the app after the selection made before it.
+  const next = queue.then(() => send(name, body));
+  queue = next.catch(() => null);
+  return next;
+}
+
+async function send(name, body) {
   let answer = null;
   try {
     const response = await fetch(`/_sandbox/ui/${name}`, {

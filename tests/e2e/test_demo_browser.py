@@ -1,0 +1,227 @@
+"""The demo in a real headless Chromium: a digest, Details, Resync, bulk resync, a read-only user
+and /failed-syncs, all clicked in the sandbox page and delivered to the bot as signed requests.
+
+It also refreshes the screenshots the README shows (docs/*.png).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.sandbox.demo import DemoOptions, DemoStack
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+# No stream of new failures and no outages: the page changes only because of what the test does.
+OPTIONS = DemoOptions(
+    seed=1,
+    initial_failures=12,
+    failures_every_s=None,
+    retry_delay_s=2.0,
+    poll_seconds=2,
+    outage_every_s=None,
+)
+WAIT_MS = 20_000
+
+
+def _needs_browser() -> None:
+    """Skip without Chromium or Playwright, except in CI, where a missing browser is a failure."""
+    missing = None
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        missing = f"Debian's chromium ({CHROMIUM}); install it with `apt-get install chromium`"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            missing = "Playwright for Python (`pip install -e '.[e2e]'`)"
+    if missing is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the browser test, but {missing} is missing")
+    pytest.skip(f"needs {missing}; CI always runs this test")
+
+
+class DemoThread:
+    """The demo stack in a background thread with its own event loop, as `syncbot demo` runs it."""
+
+    def __init__(self, data_dir: Path, options: DemoOptions) -> None:
+        self._data_dir = data_dir
+        self._options = options
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self.stack: DemoStack | None = None
+        self._thread = threading.Thread(target=self._run, name="demo", daemon=True)
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+            try:
+                self.stack = await DemoStack.start(0, self._data_dir, self._options)
+            finally:
+                self._ready.set()
+            try:
+                await self._stop.wait()
+            finally:
+                await self.stack.stop()
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+
+    def start(self) -> DemoStack:
+        """Start and return the running stack (or raise what stopped it)."""
+        self._thread.start()
+        self._ready.wait(30)
+        if self.stack is None:
+            raise RuntimeError("the demo did not start") from self._error
+        return self.stack
+
+    def stop(self) -> None:
+        """Stop the stack and wait for the thread; raise what went wrong in it."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+        assert not self._thread.is_alive(), "the demo did not stop"
+        if self._error is not None:
+            raise self._error
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[DemoStack]:
+    """The whole demo on free ports, stopped (and its database removed) afterwards."""
+    _needs_browser()
+    running = DemoThread(tmp_path / "demo-data", OPTIONS)
+    stack = running.start()
+    try:
+        yield stack
+    finally:
+        running.stop()
+    assert not list((tmp_path / "demo-data").glob("*.db")), "the demo left its database behind"
+
+
+def _words(text: str) -> list[str]:
+    """A few plain words of an error message (the digest swaps some characters for look-alikes)."""
+    return re.findall(r"[A-Za-z]{4,}", text)[:3]
+
+
+def test_demo_end_to_end_in_chromium(demo: DemoStack) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    started = time.monotonic()
+    DOCS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page_errors: list[str] = []
+            page.on("pageerror", lambda error: page_errors.append(str(error)))
+            page.goto(f"{demo.page_url}/")
+
+            # The first poll posts a digest.
+            digest = page.locator(".msg", has=page.locator(".bk-header")).first
+            expect(digest.locator(".bk-header")).to_contain_text("failed syncs", timeout=WAIT_MS)
+            expect(digest.locator(".badge")).to_have_text("APP")
+            digest.evaluate("node => node.scrollIntoView({block: 'start'})")
+            page.screenshot(path=DOCS / "digest.png")
+
+            # Details: a modal with the entry's error lines.
+            entry = digest.locator(".bk-section").filter(has_text="Error:").first
+            error = re.search(r"Error: (.+)", entry.inner_text())
+            assert error is not None
+            entry_actions = entry.locator("xpath=following-sibling::*[1]")
+            entry_actions.locator("[data-action-id=entry_details]").click()
+            modal = page.locator(".modal")
+            expect(modal).to_contain_text("Error details", timeout=WAIT_MS)
+            for word in _words(error.group(1)):
+                expect(modal).to_contain_text(word)
+            page.screenshot(path=DOCS / "details-modal.png")
+            modal.locator(".modal-footer").get_by_role("button", name="Close").click()
+            expect(modal).to_have_count(0)
+
+            # Resync one entry: Slack's confirm dialog first, then the outcome written in place.
+            demo.world.force_outcome(None, "success")
+            resync = digest.locator("[data-action-id=entry_resync]").first
+            label = resync.get_attribute("aria-label") or ""
+            run = re.search(r"run (\d+)", label)
+            assert run is not None, label
+            resync.click()
+            dialog = page.locator("dialog#confirm")
+            expect(dialog).to_be_visible()
+            expect(dialog).to_contain_text(f"Resync run {run.group(1)}")
+            dialog.locator("#confirm-ok").click()
+            # When a system of the entry looks broken, the bot asks first (only Ada sees it).
+            queued = digest.get_by_text("Resync queued by @ada")
+            anyway = page.locator(".msg.ephemeral [data-action-id=entry_resync_anyway]")
+            expect(queued.or_(anyway)).to_be_visible(timeout=WAIT_MS)
+            if anyway.is_visible():
+                anyway.click()
+            expect(queued).to_be_visible(timeout=WAIT_MS)
+            expect(digest).to_contain_text(re.compile("✅ OK|Failed again"), timeout=WAIT_MS)
+
+            # A read-only user is refused, and told so only to them.
+            page.select_option("#user-switcher", "U0VIC")
+            digest.locator("[data-action-id=entry_resync]").first.click()
+            dialog.locator("#confirm-ok").click()
+            refusal = page.locator(".msg.ephemeral", has_text="not allowed to resync")
+            expect(refusal).to_be_visible(timeout=WAIT_MS)
+            expect(refusal).to_contain_text("Only visible to you")
+
+            # Bulk: pick three entries, confirm in a modal, see the summary in the thread.
+            page.select_option("#user-switcher", "U0ADA")
+            expect(refusal).to_have_count(0)  # Vic's ephemeral is not Ada's
+            digest.locator(".ms-toggle").click()
+            boxes = digest.locator(".menu input[type=checkbox]")
+            expect(boxes.first).to_be_visible()
+            assert boxes.count() >= 3
+            for i in range(3):
+                digest.locator(".menu input[type=checkbox]").nth(i).check()
+            expect(digest.locator(".ms-toggle .chip")).to_have_count(3)
+            digest.locator("[data-action-id=bulk_resync_selected]").click()
+            expect(modal).to_contain_text("Resync 3 entries?", timeout=WAIT_MS)
+            page.screenshot(path=DOCS / "bulk-confirm.png")
+            modal.locator(".modal-footer").get_by_role("button", name="Resync 3").click()
+            expect(modal).to_have_count(0, timeout=WAIT_MS)
+            replies = digest.locator(".replies")
+            expect(replies).to_be_visible(timeout=WAIT_MS)
+            replies.click()
+            thread = page.locator("#thread")
+            expect(thread).to_contain_text("Bulk resync by @ada: 3 queued", timeout=WAIT_MS)
+
+            # /failed-syncs lists failures, to the caller only; reading is open to everyone.
+            page.select_option("#user-switcher", "U0VIC")
+            page.fill("#composer-input", "/failed-syncs")
+            page.press("#composer-input", "Enter")
+            listing = page.locator(".msg.ephemeral", has_text="in the last 24h")
+            expect(listing).to_be_visible(timeout=WAIT_MS)
+            expect(listing).to_contain_text("failed syncs")
+            expect(listing.locator("[data-action-id=entry_details]").first).to_be_visible()
+
+            assert page_errors == []
+        finally:
+            browser.close()
+    assert time.monotonic() - started < 90
