@@ -12,7 +12,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.handlers import bulk, commands, details, resync
-from bot.handlers._context import tell
+from bot.handlers._context import STALE_BUTTON, tell
 from bot.services import Services
 
 __all__ = ["register_all"]
@@ -38,9 +38,7 @@ def register_all(app: AsyncApp, services: Services) -> None:
     async def unknown_action(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Buttons from older versions, or forged ones: explain, change nothing."""
         await ack()
-        await tell(
-            services, body, "That button is not one syncbot understands any more. Nothing was changed."
-        )
+        await tell(services, body, STALE_BUTTON)
 
     @app.view(re.compile(".*"))
     async def unknown_view(ack: AsyncAck) -> None:

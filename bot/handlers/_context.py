@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from blocks.messages import mrkdwn_notice, notice
+from blocks.values import InvalidValue, decode
 from bot.services import Services
 from bot.slack import SlackError
 
-__all__ = ["allowed_to_resync", "channel_of", "tell", "user_of", "value_of"]
+__all__ = ["STALE_BUTTON", "allowed_to_resync", "channel_of", "read_value", "tell", "user_of", "value_of"]
+
+STALE_BUTTON = "That button is not one syncbot understands any more. Nothing was changed."
 
 log = logging.getLogger(__name__)
 
 Body = dict[str, Any]
+V = TypeVar("V", bound=BaseModel)
 
 
 def user_of(body: Body) -> str:
@@ -40,6 +46,15 @@ def value_of(body: Body) -> object:
     actions = body.get("actions") or [{}]
     first = actions[0] if isinstance(actions, list) and actions else {}
     return first.get("value") if isinstance(first, dict) else None
+
+
+async def read_value(services: Services, body: Body, kind: type[V]) -> V | None:
+    """The clicked element's typed value; a forged or outdated one is explained and gives None."""
+    try:
+        return decode(kind, value_of(body))  # type: ignore[type-var]
+    except InvalidValue:
+        await tell(services, body, STALE_BUTTON)
+        return None
 
 
 async def tell(

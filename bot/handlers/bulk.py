@@ -7,30 +7,17 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from blocks.bulk import build_bulk_confirm_modal, build_bulk_summary
+from blocks.bulk import build_bulk_confirm_modal, build_bulk_summary, selected_runs
 from blocks.ids import Action, ViewId
 from blocks.messages import loading_modal, notice_modal
 from blocks.values import BulkRef, InvalidValue, decode, encode
-from bot.handlers._context import allowed_to_resync, channel_of, tell, user_of, value_of
+from bot.handlers._context import allowed_to_resync, channel_of, read_value, tell, user_of
 from bot.services import Services
 from bot.slack import SlackError
 
 __all__ = ["register"]
 
 log = logging.getLogger(__name__)
-
-
-def selected_runs(body: dict[str, Any]) -> list[int]:
-    """Run ids chosen in the message's multi-select, read from the payload's state."""
-    runs: list[int] = []
-    values = ((body.get("state") or {}).get("values")) or {}
-    for block in values.values() if isinstance(values, dict) else []:
-        element = block.get(Action.BULK_SELECT) if isinstance(block, dict) else None
-        for option in (element or {}).get("selected_options") or []:
-            raw = option.get("value") if isinstance(option, dict) else None
-            if isinstance(raw, str) and raw.isdigit() and len(raw) <= 16:
-                runs.append(int(raw))
-    return runs
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -71,21 +58,17 @@ def register(app: AsyncApp, services: Services) -> None:
     async def resync_selected(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Confirm a resync of the selected entries."""
         await ack()
-        try:
-            ref = decode(BulkRef, value_of(body))
-        except InvalidValue:
-            await tell(services, body, "That button is not one syncbot understands any more.")
+        ref = await read_value(services, body, BulkRef)
+        if ref is None:
             return
-        await confirm(body, selected_runs(body), ref)
+        await confirm(body, list(selected_runs((body.get("state") or {}).get("values"))), ref)
 
     @app.action(Action.BULK_RESYNC_ALL)
     async def resync_all(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Confirm a resync of every resyncable entry of a digest message or listing page."""
         await ack()
-        try:
-            ref = decode(BulkRef, value_of(body))
-        except InvalidValue:
-            await tell(services, body, "That button is not one syncbot understands any more.")
+        ref = await read_value(services, body, BulkRef)
+        if ref is None:
             return
         runs = list(ref.runs)
         if ref.msg is not None:

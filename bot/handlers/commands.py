@@ -9,8 +9,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from blocks.ids import Action, Command
 from blocks.listing import build_empty_listing, build_help, build_listing
-from blocks.values import InvalidValue, ListRef, decode
-from bot.handlers._context import tell, value_of
+from blocks.values import ListRef
+from bot.handlers._context import read_value, tell
 from bot.listing import UsageError, parse_command
 from bot.patchworks.errors import PatchworksError
 from bot.services import Services
@@ -54,10 +54,8 @@ def register(app: AsyncApp, services: Services) -> None:
 
     async def turn_page(ack: AsyncAck, body: dict[str, Any], *, replace: bool) -> None:
         await ack()
-        try:
-            ref = decode(ListRef, value_of(body))
-        except InvalidValue:
-            await tell(services, body, "That button is not one syncbot understands any more.")
+        ref = await read_value(services, body, ListRef)
+        if ref is None:
             return
         await _show(services, body, ref.q, ref.hours, ref.page, replace=replace)
 

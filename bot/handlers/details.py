@@ -11,8 +11,8 @@ from blocks.details import build_details_modal
 from blocks.ids import Action
 from blocks.messages import loading_modal, notice_modal
 from blocks.model import DetailsModel
-from blocks.values import EntryRef, InvalidValue, decode
-from bot.handlers._context import tell, value_of
+from blocks.values import EntryRef
+from bot.handlers._context import read_value
 from bot.patchworks.errors import NotFound, PatchworksError
 from bot.services import Services
 from bot.slack import SlackError
@@ -48,10 +48,8 @@ def register(app: AsyncApp, services: Services) -> None:
     async def open_details(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Open the Details modal for an entry."""
         await ack()
-        try:
-            ref = decode(EntryRef, value_of(body))
-        except InvalidValue:
-            await tell(services, body, "That button is not one syncbot understands any more.")
+        ref = await read_value(services, body, EntryRef)
+        if ref is None:
             return
         try:
             # The trigger expires 3 s after the click: open a placeholder before reading Patchworks.

@@ -10,8 +10,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from blocks.details import build_details_modal
 from blocks.ids import Action
 from blocks.messages import notice_modal, resync_anyway_prompt
-from blocks.values import EntryRef, InvalidValue, decode
-from bot.handlers._context import allowed_to_resync, tell, value_of
+from blocks.values import EntryRef
+from bot.handlers._context import allowed_to_resync, read_value, tell
 from bot.handlers.details import details_model
 from bot.patchworks.errors import PatchworksError
 from bot.resync import ResyncStatus
@@ -27,10 +27,8 @@ def register(app: AsyncApp, services: Services) -> None:
     """Wire the Resync and Resync anyway buttons."""
 
     async def resync(body: dict[str, Any], *, force: bool) -> None:
-        try:
-            ref = decode(EntryRef, value_of(body))
-        except InvalidValue:
-            await tell(services, body, "That button is not one syncbot understands any more.")
+        ref = await read_value(services, body, EntryRef)
+        if ref is None:
             return
         if not await allowed_to_resync(services, body, [ref.run], "resync"):
             return

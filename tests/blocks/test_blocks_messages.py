@@ -21,6 +21,7 @@ from blocks.ids import Action, ViewId
 from blocks.messages import (
     build_resync_anyway_modal,
     loading_modal,
+    mrkdwn_notice,
     notice,
     notice_modal,
     outage_notice,
@@ -41,6 +42,13 @@ def test_notice_escapes_everything() -> None:
     assert section_texts(blocks) == [text]
     assert notice("")[0] == "(no message)"
     assert_valid_message(*notice("x" * 20_000))
+
+
+def test_mrkdwn_notice_keeps_the_callers_formatting() -> None:
+    text, blocks = mrkdwn_notice(f"*Queued* by <@{ADMIN}>  ")
+    assert_valid_message(text, blocks)
+    assert text == f"*Queued* by <@{ADMIN}>"
+    assert mrkdwn_notice(" ")[0] == "(no message)"
 
 
 @pytest.mark.parametrize(

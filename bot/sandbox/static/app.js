@@ -469,7 +469,7 @@ function renderMessage(msg, { channel, inThread }) {
       msg.edited ? h("span", { class: "edited" }, "(edited)") : null),
     msg.blocks && msg.blocks.length ? renderBlocks(msg.blocks, ctx) : h("div", { class: "bk-text" }, mrkdwn(msg.text || "")));
   if (ephemeral) {
-    body.append(h("div", { class: "eph-note" }, "👁 Only visible to you · ",
+    body.append(h("div", { class: "eph-note" }, "Only visible to you · ",
       h("button", { type: "button", class: "link", onclick: () => { ui.dismissed.add(msg.ts); render(true); } }, "Dismiss")));
   }
   const count = (msg.replies || []).length;
