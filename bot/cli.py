@@ -84,22 +84,24 @@ async def _run(settings: Settings) -> int:
 
 
 async def _check(settings: Settings) -> int:
+    from bot.patchworks.errors import PatchworksError
     from bot.services import build_services
+    from bot.slack import SlackError
 
     services = await build_services(settings)
     ok = True
     try:
         try:
-            await services.slack.web.auth_test()
-            print("Slack: token accepted")
-        except Exception as exc:
+            bot_user = await services.slack.auth_test()
+            print(f"Slack: token accepted (bot user {bot_user})")
+        except SlackError as exc:
             ok = False
-            print(f"Slack: {getattr(exc, 'error', None) or type(exc).__name__}")
+            print(f"Slack: {exc.error}")
         try:
             async for _ in services.report.failed_pages(datetime.now(UTC) - timedelta(hours=1)):
                 break
             print("Patchworks: API key accepted")
-        except Exception as exc:
+        except PatchworksError as exc:
             ok = False
             print(f"Patchworks: {exc}")
     finally:

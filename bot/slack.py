@@ -195,6 +195,11 @@ class SlackClient:
             await self._sleep(wait)
         return lock
 
+    async def auth_test(self) -> str:
+        """Check the token; returns the bot's user ID."""
+        data = await self._call("auth.test")
+        return str(data.get("user_id", ""))
+
     async def post_message(
         self,
         channel: str,

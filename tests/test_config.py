@@ -87,3 +87,26 @@ def test_http_mode_needs_the_signing_secret(monkeypatch: pytest.MonkeyPatch) -> 
         settings.require_for_run()
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-socket")
     load_settings(_env_file=None).require_for_run()  # Socket Mode needs no signing secret
+
+
+def test_check_reaches_slack_and_patchworks_and_names_what_fails(settings_env: dict[str, str]) -> None:
+    good = subprocess.run(
+        [sys.executable, "-m", "bot", "check"],
+        env={**settings_env, "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert good.returncode == 0, good.stderr
+    assert "Slack: token accepted" in good.stdout
+    assert "Patchworks: API key accepted" in good.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "bot", "check"],
+        env={**settings_env, "PATH": "", "PATCHWORKS_API_KEY": "wrong"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1
+    assert "PATCHWORKS_API_KEY" in bad.stdout
+    assert "wrong" not in bad.stdout + bad.stderr

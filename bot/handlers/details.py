@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from blocks.details import build_details_modal
 from blocks.ids import Action
 from blocks.messages import loading_modal, notice_modal
-from blocks.model import DetailsModel
+from blocks.model import DetailsModel, Outcome
 from blocks.values import EntryRef
 from bot.handlers._context import read_value
 from bot.patchworks.errors import NotFound, PatchworksError
@@ -34,7 +34,7 @@ async def details_model(services: Services, ref: EntryRef) -> DetailsModel:
     involved = tuple(health[system] for system in entry.systems if system in health)
     return DetailsModel(
         entry=entry,
-        outcome=tracked.outcome if tracked else DetailsModel(entry=entry).outcome,
+        outcome=tracked.outcome if tracked else Outcome(),
         health=involved,
         attempts=tuple(attempts),
         message_id=ref.msg,
