@@ -4,8 +4,10 @@ scheduler in the same process; SIGTERM and Ctrl-C stop everything cleanly."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -77,8 +79,10 @@ async def serve(services: Services, *, host: str = "0.0.0.0") -> None:
     else:
         log.info("HTTP mode: POST /slack/events and GET /healthz on port %s", settings.port)
         http_app = build_http_app(bolt, services)
-    server = uvicorn.Server(uvicorn.Config(http_app, host=host, port=settings.port, log_level="warning"))
-    # uvicorn installs SIGINT/SIGTERM handlers while it serves and returns on either.
+    server = _Server(uvicorn.Config(http_app, host=host, port=settings.port, log_level="warning"))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.handle_exit, sig, None)
     try:
         await server.serve()
     finally:
@@ -90,8 +94,10 @@ async def serve(services: Services, *, host: str = "0.0.0.0") -> None:
         await services.aclose()
 
 
-def install_stop_signals(stop: asyncio.Event) -> None:
-    """Set `stop` on SIGTERM or SIGINT."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+class _Server(uvicorn.Server):
+    """uvicorn re-raises the signal it caught once it has stopped, which would kill the process
+    before the scheduler, the lease and the connections are closed; here the bot owns signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
