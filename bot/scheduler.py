@@ -3,6 +3,7 @@ a lease so exactly one of them polls."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -54,6 +55,10 @@ async def poll_if_leader(services: Services, lease: PollerLease) -> None:
         result = await services.poller.run_once()
         services.last_poll_at = datetime.now(UTC)
         services.last_poll_error = result.error
+    except asyncio.CancelledError:
+        # Shutdown interrupted the cycle; the outbox makes the next start finish it. Returning
+        # keeps APScheduler from logging the cancellation as a crash.
+        log.info("poll cycle interrupted by shutdown")
     except Exception as exc:
         # A bug or a database hiccup must not stop the schedule; the next run tries again.
         services.last_poll_error = f"{type(exc).__name__}: {exc}"
@@ -64,6 +69,8 @@ async def renew_lease(lease: PollerLease) -> None:
     """Keep the lease alive between polls."""
     try:
         await lease.renew()
+    except asyncio.CancelledError:
+        return
     except Exception:
         log.exception("lease renewal failed")
 

@@ -36,7 +36,8 @@ def _url(process: subprocess.Popen[str]) -> str:
     reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
     reader.start()
     reader.join(START_TIMEOUT)
-    assert lines and lines[0], "the demo printed nothing"
+    assert lines, "the demo printed nothing"
+    assert lines[0], "the demo printed an empty line"
     urls = re.findall(r"http://\S+", lines[0])
     assert len(urls) == 1, lines[0]
     return urls[0].rstrip("/")
