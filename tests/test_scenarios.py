@@ -320,3 +320,18 @@ async def test_listeners_ack_before_talking_to_patchworks(
     # Any Patchworks call before the ack would take at least the 2 s latency.
     assert max(timings) < 2.0, timings
     sim.config.latency_s = 0.0
+
+
+async def test_an_unknown_action_id_gets_an_explanation_never_a_500(
+    bot: RunningBot, sim: Sim, slack: FakeSlack
+) -> None:
+    await posted(bot, sim)
+    payload = _stale_click(bot, slack, ANA, digest_ts(slack), '{"v":1,"run":1}')
+    payload["actions"] = [{"type": "button", "action_id": "drop_tables", "block_id": "x", "value": "1"}]
+
+    response = await bot.desk.send_payload(payload)
+
+    assert response.status_code == 200
+    await eventually(lambda: ephemerals(slack))
+    assert "Nothing was changed" in ephemerals(slack)[-1]
+    assert sim.world.retry_calls == []
