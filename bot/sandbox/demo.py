@@ -76,6 +76,17 @@ class DemoOptions:
     log_level: str = "WARNING"
 
 
+class _QuietCancellation(logging.Filter):
+    """Drop APScheduler's report of a poll cancelled by shutdown: stopping mid-poll is expected."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, asyncio.CancelledError)
+
+
+_QUIET_CANCELLATION = _QuietCancellation()
+
+
 class _SignalFreeServer(uvicorn.Server):
     """uvicorn that leaves signals alone: three servers share one loop, and the demo owns Ctrl-C."""
 
@@ -87,6 +98,9 @@ class _SignalFreeServer(uvicorn.Server):
 def bind(port: int, host: str = HOST) -> socket.socket:
     """A listening-ready TCP socket on `port` (0 = a free one); PortInUse when taken."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # As uvicorn does: a restart may reuse a port whose old connections linger in TIME_WAIT (a port
+    # another process listens on still fails with EADDRINUSE).
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -129,8 +143,21 @@ class DemoStack:
     async def start(cls, port: int, data_dir: str | Path, options: DemoOptions | None = None) -> DemoStack:
         """Bind the ports, then start the simulator, the sandbox and the bot; PortInUse if `port` is taken."""
         options = options or DemoOptions()
-        page_sock = bind(port)
-        sim_sock, bot_sock = bind(0), bind(0)
+        sockets: list[socket.socket] = []
+        try:
+            for wanted in (port, 0, 0):
+                sockets.append(bind(wanted))
+            return await cls._start(sockets, data_dir, options)
+        except BaseException:
+            for sock in sockets:  # a server closes its own; closing twice is harmless
+                sock.close()
+            raise
+
+    @classmethod
+    async def _start(
+        cls, sockets: list[socket.socket], data_dir: str | Path, options: DemoOptions
+    ) -> DemoStack:
+        page_sock, sim_sock, bot_sock = sockets
         page_url, sim_url, bot_url = _url(page_sock), _url(sim_sock), _url(bot_sock)
 
         api_key, signing_secret = secrets.token_hex(12), secrets.token_hex(16)
@@ -185,6 +212,9 @@ class DemoStack:
                 await stack._serve(app, sock)
             # The schedule starts last, so the first poll finds both servers listening.
             stack._lease = PollerLease(services, options.poll_seconds)
+            job_log = logging.getLogger("apscheduler.executors.default")
+            if _QUIET_CANCELLATION not in job_log.filters:
+                job_log.addFilter(_QUIET_CANCELLATION)
             stack._scheduler = start_scheduler(services, stack._lease)
             if options.outage_every_s:
                 outages = _toggle_outages(

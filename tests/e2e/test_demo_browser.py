@@ -14,10 +14,15 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from bot.sandbox.demo import DemoOptions, DemoStack
+from bot.sandbox.store import DEFAULT_CHANNEL
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 pytestmark = pytest.mark.e2e
 
@@ -128,6 +133,75 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[A-Za-z]{4,}", text)[:3]
 
 
+TRICKY = (
+    "*bold* _italic_ `co_de` <https://example.com/a_b|a link> <@U0ADA> "
+    "<!date^1795785041^{date_short}|27 Nov> &lt;img src=x onerror=alert(1)&gt; <javascript:alert(1)|js>"
+)
+
+
+def _check_mrkdwn_and_menus(page: Page, demo: DemoStack) -> None:
+    """mrkdwn is drawn as Slack does and never as HTML; an overflow choice reaches the bot."""
+    from playwright.sync_api import expect
+
+    overflow = {
+        "type": "overflow",
+        "action_id": "sandbox_overflow",
+        "options": [{"text": {"type": "plain_text", "text": "Shout"}, "value": "shout"}],
+        "confirm": {
+            "title": {"type": "plain_text", "text": "Really?"},
+            "text": {"type": "plain_text", "text": "Sure?"},
+            "confirm": {"type": "plain_text", "text": "Go"},
+            "deny": {"type": "plain_text", "text": "No"},
+            "style": "danger",
+        },
+    }
+    block = {"type": "section", "text": {"type": "mrkdwn", "text": TRICKY}, "accessory": overflow}
+    demo.workspace.post_message(DEFAULT_CHANNEL, "tricky", [block])
+    message = page.locator(".msg", has_text="27 Nov").last
+    expect(message).to_be_visible(timeout=WAIT_MS)
+    text = message.locator(".bk-text")
+    expect(text.locator("strong")).to_have_text("bold")
+    expect(text.locator("em")).to_have_text("italic")
+    expect(text.locator("code")).to_have_text("co_de")
+    expect(text.locator("a[href='https://example.com/a_b']")).to_have_text("a link")
+    expect(text.locator(".mention")).to_have_text("@ada")
+    expect(text).to_contain_text("<img src=x onerror=alert(1)>")
+    expect(text.locator("img")).to_have_count(0)
+    expect(text.locator("a[href^=javascript]")).to_have_count(0)
+
+    message.get_by_role("button", name="More actions").click()
+    message.get_by_role("menuitem", name="Shout").click()
+    dialog = page.locator("dialog#confirm")
+    expect(dialog).to_contain_text("Sure?")
+    dialog.locator("#confirm-ok").click()
+    # An action syncbot does not know still reaches it, signed, and gets its polite answer.
+    answer = page.locator(".msg.ephemeral", has_text="not one syncbot understands")
+    expect(answer).to_be_visible(timeout=WAIT_MS)
+
+    # A modal with an input: what is typed travels in view.state, and the app's ack closes it.
+    note = {
+        "type": "input",
+        "block_id": "note",
+        "label": {"type": "plain_text", "text": "Note"},
+        "element": {"type": "plain_text_input", "action_id": "text"},
+    }
+    view = demo.workspace.open_view(
+        "U0VIC",
+        {
+            "type": "modal",
+            "callback_id": "sandbox_note",
+            "title": {"type": "plain_text", "text": "A note"},
+            "submit": {"type": "plain_text", "text": "Save"},
+            "blocks": [note],
+        },
+    )
+    modal = page.locator(".modal")
+    modal.get_by_label("Note").fill("hello <b>")
+    modal.get_by_role("button", name="Save").click()
+    expect(modal).to_have_count(0, timeout=WAIT_MS)
+    assert view.values == {"note": {"text": {"type": "plain_text_input", "value": "hello <b>"}}}
+
+
 def test_demo_end_to_end_in_chromium(demo: DemoStack) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -221,6 +295,7 @@ def test_demo_end_to_end_in_chromium(demo: DemoStack) -> None:
             expect(listing).to_contain_text("failed syncs")
             expect(listing.locator("[data-action-id=entry_details]").first).to_be_visible()
 
+            _check_mrkdwn_and_menus(page, demo)
             assert page_errors == []
         finally:
             browser.close()

@@ -40,7 +40,7 @@ def _url(process: subprocess.Popen[str]) -> str:
     assert lines[0], "the demo printed an empty line"
     urls = re.findall(r"http://\S+", lines[0])
     assert len(urls) == 1, lines[0]
-    return urls[0].rstrip("/")
+    return str(urls[0]).rstrip("/")
 
 
 def _stop(process: subprocess.Popen[str], sig: signal.Signals) -> tuple[int, str]:

@@ -21,6 +21,8 @@ const ui = {
   dismissed: new Set(), // ephemerals the user dismissed (ts)
   picks: new Map(), // multi-select key -> [values], as Slack's client keeps them locally
   menu: null, // key of the open select/overflow menu
+  menuUp: false, // open it upwards: its button sits low in the window
+  followUntil: 0, // after sending a command, follow the channel to its answer
   viewErrors: {}, // block_id -> message, for the open modal
   nodes: new Map(), // message key -> {sig, node}: unchanged messages are not redrawn
   modalSig: "",
@@ -180,12 +182,16 @@ function renderBlock(block, ctx) {
       return h("div", { class: "bk-actions" }, (block.elements || []).map((el) => renderElement(el, ctx, id)));
     case "image":
       return h("figure", { class: "bk-image" }, block.title ? h("figcaption", {}, textObject(block.title)) : null, safeImage(block.image_url, block.alt_text));
-    case "input":
+    case "input": {
+      const control = renderElement(block.element, { ...ctx, input: true }, id);
+      const target = control.matches("input, textarea, select") ? control : control.querySelector("button, input, select");
+      if (target) target.id = `input-${id}`;
       return h("div", { class: "bk-input", "data-block-id": id },
-        h("label", { class: "bk-label" }, plainOf(block.label), block.optional ? h("span", { class: "optional" }, " (optional)") : null),
-        renderElement(block.element, { ...ctx, input: true }, id),
+        h("label", { class: "bk-label", for: `input-${id}` }, plainOf(block.label), block.optional ? h("span", { class: "optional" }, " (optional)") : null),
+        control,
         block.hint ? h("div", { class: "bk-hint" }, plainOf(block.hint)) : null,
         ui.viewErrors[id] ? h("div", { class: "bk-error" }, ui.viewErrors[id]) : null);
+    }
     case "rich_text":
       return h("div", { class: "bk-text" }, richText(block.elements || []));
     case "markdown":
@@ -270,6 +276,7 @@ function staticSelect(el, ctx) {
     h("option", { value: "" }, plainOf(el.placeholder) || "Select an item"),
     options(el).map((o) => h("option", { value: o.value }, plainOf(o.text))));
   if (el.initial_option) select.value = el.initial_option.value;
+  select.optionsByValue = Object.fromEntries(options(el).map((o) => [o.value, o]));
   if (!ctx.input) {
     select.addEventListener("change", async () => {
       if (!select.value) return;
@@ -280,6 +287,12 @@ function staticSelect(el, ctx) {
   return select;
 }
 
+function toggleMenu(key, event) {
+  ui.menu = ui.menu === key ? null : key;
+  ui.menuUp = event.currentTarget.getBoundingClientRect().top > window.innerHeight / 2;
+  render(true);
+}
+
 function menuKey(ctx, el, blockId) {
   const at = ctx.view ? `view:${ctx.view}` : `${ctx.channel}:${ctx.ts}`;
   return `${ui.user}|${at}|${blockId}|${el.action_id}`;
@@ -287,23 +300,25 @@ function menuKey(ctx, el, blockId) {
 
 function multiSelect(el, ctx, blockId) {
   const key = menuKey(ctx, el, blockId);
+  const open = `${ctx.pane}|${key}`; // the same message may show in the channel and in its thread
   const all = options(el);
   const known = new Set(all.map((o) => o.value));
   const picked = (ui.picks.get(key) || []).filter((v) => known.has(v));
   const chips = picked.map((v) => h("span", { class: "chip" }, plainOf(all.find((o) => o.value === v).text)));
   const toggle = h("button", {
-    type: "button", class: "ms-toggle", "aria-haspopup": "listbox", "aria-expanded": String(ui.menu === key),
-    onclick: () => { ui.menu = ui.menu === key ? null : key; render(true); },
+    type: "button", class: "ms-toggle", "aria-haspopup": "listbox", "aria-expanded": String(ui.menu === open),
+    onclick: (event) => toggleMenu(open, event),
   }, chips.length ? chips : h("span", { class: "placeholder" }, plainOf(el.placeholder) || "Select items"), h("span", { class: "caret" }, "▾"));
   const wrap = h("div", { class: "ms", "data-action-id": el.action_id, "data-kind": "multi_static_select", "data-key": key }, toggle);
-  if (ui.menu === key) {
+  wrap.optionsByValue = Object.fromEntries(all.map((o) => [o.value, o]));
+  if (ui.menu === open) {
     const change = async (value, on) => {
       const next = all.map((o) => o.value).filter((v) => (v === value ? on : picked.includes(v)));
       ui.picks.set(key, next);
       render(true);
       if (!ctx.input) await post("select", { ...where(ctx), action_id: el.action_id, values: next });
     };
-    wrap.append(h("div", { class: "menu", role: "listbox", "aria-multiselectable": "true" }, all.map((o) => {
+    wrap.append(h("div", { class: "menu" + (ui.menuUp ? " up" : ""), role: "listbox", "aria-multiselectable": "true" }, all.map((o) => {
       const box = h("input", { type: "checkbox", value: o.value, onchange: (e) => change(o.value, e.target.checked) });
       box.checked = picked.includes(o.value);
       return h("label", { class: "menu-item", role: "option" }, box, h("span", {}, plainOf(o.text)));
@@ -313,11 +328,11 @@ function multiSelect(el, ctx, blockId) {
 }
 
 function overflow(el, ctx, blockId) {
-  const key = menuKey(ctx, el, blockId) + "|overflow";
+  const key = `${ctx.pane}|${menuKey(ctx, el, blockId)}|overflow`;
   const wrap = h("div", { class: "overflow", "data-key": key },
-    h("button", { type: "button", class: "bk-btn overflow-btn", "aria-label": "More actions", onclick: () => { ui.menu = ui.menu === key ? null : key; render(true); } }, "⋯"));
+    h("button", { type: "button", class: "bk-btn overflow-btn", "aria-label": "More actions", onclick: (event) => toggleMenu(key, event) }, "⋯"));
   if (ui.menu === key) {
-    wrap.append(h("div", { class: "menu right", role: "menu" }, options(el).map((o) =>
+    wrap.append(h("div", { class: "menu right" + (ui.menuUp ? " up" : ""), role: "menu" }, options(el).map((o) =>
       h("button", {
         type: "button", class: "menu-item", role: "menuitem",
         onclick: async () => {
@@ -370,8 +385,9 @@ function inputValues(root) {
     const kind = control.dataset.kind;
     let state;
     if (kind === "plain_text_input") state = { type: kind, value: control.value || null };
-    else if (kind === "static_select") state = { type: kind, selected_option: control.value ? { value: control.value, text: { type: "plain_text", text: control.selectedOptions[0].textContent } } : null };
-    else if (kind === "multi_static_select") state = { type: kind, selected_options: (ui.picks.get(control.dataset.key) || []).map((value) => ({ value })) };
+    // Slack's view.state carries the whole option objects.
+    else if (kind === "static_select") state = { type: kind, selected_option: control.optionsByValue[control.value] || null };
+    else if (kind === "multi_static_select") state = { type: kind, selected_options: (ui.picks.get(control.dataset.key) || []).map((v) => control.optionsByValue[v]).filter(Boolean) };
     else continue;
     values[block.dataset.blockId] = { [control.dataset.actionId]: state };
   }
@@ -388,7 +404,7 @@ function renderModal() {
     root.replaceChildren();
     return;
   }
-  const ctx = { view: view.id };
+  const ctx = { view: view.id, pane: "modal" };
   const close = async () => { ui.viewErrors = {}; await post("close", { user: ui.user }); };
   const submit = async () => {
     const answer = await post("submit", { user: ui.user, values: inputValues(root) });
@@ -460,7 +476,7 @@ function renderMessage(msg, { channel, inThread }) {
   const ephemeral = msg.subtype === "ephemeral";
   const isBot = Boolean(msg.bot_id);
   const name = isBot ? "syncbot" : realName(msg.user);
-  const ctx = { channel, ts: msg.ts };
+  const ctx = { channel, ts: msg.ts, pane: inThread ? "thread" : "channel" };
   const body = h("div", { class: "msg-body" },
     h("div", { class: "msg-meta" },
       h("span", { class: "msg-name" }, name),
@@ -474,11 +490,18 @@ function renderMessage(msg, { channel, inThread }) {
   }
   const count = (msg.replies || []).length;
   if (count && !inThread) {
-    body.append(h("button", { type: "button", class: "replies", onclick: () => { ui.thread = msg.ts; render(true); } },
+    body.append(h("button", { type: "button", class: "replies", onclick: () => openThread(msg.ts) },
       `${count} ${count === 1 ? "reply" : "replies"}`));
   }
   return h("div", { class: "msg" + (ephemeral ? " ephemeral" : ""), "data-ts": msg.ts },
     h("div", { class: "avatar" + (isBot ? " bot" : "") }, isBot ? "S" : initials(name)), body);
+}
+
+function openThread(ts) {
+  ui.thread = ts;
+  render(true);
+  const body = document.getElementById("thread-body");
+  body.scrollTop = body.scrollHeight; // the latest reply, as Slack opens a thread
 }
 
 function keyed(container, items) {
@@ -502,6 +525,14 @@ function messageItem(prefix, msg, opts) {
   return { key: `${prefix}:${msg.ts}`, sig: JSON.stringify([msg, local]), draw: () => renderMessage(msg, opts) };
 }
 
+function follow(list, always, draw) {
+  // Follow new messages when at the bottom, as Slack does; otherwise stay where the reader is.
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  const scrolled = list.scrollTop;
+  draw();
+  list.scrollTop = atBottom || always ? list.scrollHeight : scrolled;
+}
+
 function render(force) {
   const snapshot = ui.snapshot;
   if (!snapshot || !ui.config) return;
@@ -515,11 +546,7 @@ function render(force) {
   const mine = snapshot.ephemerals.filter((e) => e.user === ui.user && e.channel === channelId && !ui.dismissed.has(e.ts));
   const top = [...channel.messages, ...mine.filter((e) => !e.thread_ts)].sort((a, b) => Number(a.ts) - Number(b.ts));
   const list = document.getElementById("messages");
-  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  const scrolled = list.scrollTop;
-  keyed(list, top.map((m) => messageItem("messages", m, { channel: channelId })));
-  // Follow new messages when at the bottom, as Slack does; otherwise stay where the reader is.
-  list.scrollTop = atBottom ? list.scrollHeight : scrolled;
+  follow(list, Date.now() < ui.followUntil, () => keyed(list, top.map((m) => messageItem("messages", m, { channel: channelId }))));
 
   const pane = document.getElementById("thread");
   const parent = channel.messages.find((m) => m.ts === ui.thread);
@@ -527,7 +554,8 @@ function render(force) {
   if (parent) {
     const replies = [...(parent.replies || []), ...mine.filter((e) => e.thread_ts === parent.ts)].sort((a, b) => Number(a.ts) - Number(b.ts));
     const items = [parent, ...replies].map((m) => messageItem("thread-body", m, { channel: channelId, inThread: true }));
-    keyed(document.getElementById("thread-body"), items);
+    const body = document.getElementById("thread-body");
+    follow(body, false, () => keyed(body, items));
   }
   renderModal();
 }
@@ -574,7 +602,17 @@ async function start() {
       return;
     }
     input.value = "";
+    ui.followUntil = Date.now() + 5000;
     await post("command", { user: ui.user, channel: ui.config.channel, text });
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || document.getElementById("confirm").open) return;
+    if (ui.menu) {
+      ui.menu = null;
+      render(true);
+    } else if (openModal()) {
+      post("close", { user: ui.user });
+    }
   });
   document.addEventListener("click", (event) => {
     // A click outside an open menu closes it, as in Slack.
