@@ -37,9 +37,8 @@ __all__ = [
 BULK_MAX = 200
 # Entries listed by name in the confirmation modal; the rest are counted.
 _LISTED = 40
-# The BulkRef must fit private_metadata and what `decode` accepts back, leaving room for routing
-# fields handlers fill in later (e.g. `ch`, a channel id of up to 32 characters).
-_METADATA_BUDGET = min(PRIVATE_METADATA, MAX_VALUE_CHARS) - 64
+# The BulkRef (channel included) must fit private_metadata and what `decode` accepts back.
+_METADATA_BUDGET = min(PRIVATE_METADATA, MAX_VALUE_CHARS)
 _IDS_PER_REASON = 5
 _REASONS = 8
 
@@ -124,10 +123,10 @@ def skipped_text(skipped: Sequence[Skipped]) -> str:
     return f"{len(skipped)} skipped: " + " · ".join(parts)
 
 
-def _fitting_runs(message_id: int | None, entries: Sequence[SyncEntry]) -> tuple[int, ...]:
+def _fitting_runs(plan: BulkPlan, entries: Sequence[SyncEntry]) -> tuple[int, ...]:
     """The first run ids, up to BULK_MAX, whose BulkRef fits the metadata budget."""
     runs: list[int] = []
-    size = len(encode(BulkRef(msg=message_id)))
+    size = len(encode(BulkRef(msg=plan.message_id, ch=plan.channel)))
     for entry in entries[:BULK_MAX]:
         size += len(str(entry.run_id)) + (1 if runs else 0)
         if size > _METADATA_BUDGET:
@@ -143,9 +142,9 @@ def build_bulk_confirm_modal(plan: BulkPlan) -> Block:
     per bulk; the modal names the cut. With nothing to resync it has no submit button.
     """
     entries = list({entry.run_id: entry for entry in plan.to_resync}.values())
-    runs = _fitting_runs(plan.message_id, entries)
+    runs = _fitting_runs(plan, entries)
     chosen = entries[: len(runs)]
-    metadata = encode(BulkRef(msg=plan.message_id, runs=runs))
+    metadata = encode(BulkRef(msg=plan.message_id, runs=runs, ch=plan.channel))
     blocks: list[Block] = []
     if not chosen:
         blocks.append(section("*Nothing to resync.* None of these entries can be resynced now.", key="intro"))

@@ -90,6 +90,7 @@ class BulkPlan(_Frozen):
     message_id: int | None
     to_resync: tuple[SyncEntry, ...]
     skipped: tuple[Skipped, ...] = ()
+    channel: str | None = None  # where to answer when there is no digest (a listing)
 
 
 class Attempt(_Frozen):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from blocks.bulk import BULK_MAX
 from blocks.model import BulkPlan, EntryState, Outcome, Skipped
 from blocks.text import escape, user_mention
 from bot.digests import DigestPublisher
@@ -23,12 +24,9 @@ from bot.patchworks.models import Health, RunStatus, SyncEntry, SystemHealth
 from bot.patchworks.report import SyncReport
 from bot.store import EntryRow, Store
 
-__all__ = ["BULK_LIMIT", "BulkOutcome", "ResyncResult", "ResyncStatus", "Resyncer"]
+__all__ = ["BulkOutcome", "ResyncResult", "ResyncStatus", "Resyncer"]
 
 log = logging.getLogger(__name__)
-
-# A bulk confirmation carries its run ids in private_metadata (3,000 characters).
-BULK_LIMIT = 200
 
 
 class ResyncStatus(StrEnum):
@@ -103,12 +101,15 @@ class Resyncer:
                 break
         return derive_health(entries, now=now, window=self._health_window)
 
-    async def resync_one(self, run_id: int, user_id: str, *, force: bool = False) -> ResyncResult:
+    async def resync_one(
+        self, run_id: int, user_id: str, *, force: bool = False, refresh: bool = True
+    ) -> ResyncResult:
         """Resync one run for a user; `force` skips the health warning (the user confirmed it).
 
-        Every attempt, whatever its outcome, is written to the audit log.
+        Every attempt, whatever its outcome, is written to the audit log. With `refresh` False
+        the digest holding the entry is not rewritten: the caller does it once for many.
         """
-        result = await self._resync_one(run_id, user_id, force=force)
+        result = await self._resync_one(run_id, user_id, force=force, refresh=refresh)
         await self._store.audit(
             user_id=user_id,
             action="resync",
@@ -118,7 +119,7 @@ class Resyncer:
         )
         return result
 
-    async def _resync_one(self, run_id: int, user_id: str, *, force: bool) -> ResyncResult:
+    async def _resync_one(self, run_id: int, user_id: str, *, force: bool, refresh: bool) -> ResyncResult:
         earlier = await self._store.resync_for_run(run_id)
         if earlier is not None and earlier.outcome != "error":
             return self._already(run_id, earlier.requested_by, earlier.requested_at, earlier.new_run_id)
@@ -168,9 +169,9 @@ class Resyncer:
                     entry,
                     health=broken,
                 )
-        return await self._claim_and_retry(entry, user_id)
+        return await self._claim_and_retry(entry, user_id, refresh=refresh)
 
-    async def _claim_and_retry(self, entry: SyncEntry, user_id: str) -> ResyncResult:
+    async def _claim_and_retry(self, entry: SyncEntry, user_id: str, *, refresh: bool) -> ResyncResult:
         tracked = await self._store.entry_for_run(entry.run_id)
         claim = await self._store.claim_resync(
             entry.run_id, user_id, tracked.run_id if tracked else entry.run_id
@@ -183,7 +184,9 @@ class Resyncer:
         except (ResyncRefused, NotFound) as exc:
             await self._store.update_resync(claim.resync.id, outcome="error", detail=str(exc))
             await self._show(
-                tracked, Outcome(state=EntryState.ERROR, by_user=user_id, at=self._clock(), detail=str(exc))
+                tracked,
+                Outcome(state=EntryState.ERROR, by_user=user_id, at=self._clock(), detail=str(exc)),
+                refresh=refresh,
             )
             return ResyncResult(
                 ResyncStatus.ERROR,
@@ -204,13 +207,17 @@ class Resyncer:
             detail = f"Patchworks did not confirm the resync ({exc}); check the run before retrying"
             await self._store.update_resync(claim.resync.id, outcome="error", detail=detail)
             await self._show(
-                tracked, Outcome(state=EntryState.ERROR, by_user=user_id, at=self._clock(), detail=detail)
+                tracked,
+                Outcome(state=EntryState.ERROR, by_user=user_id, at=self._clock(), detail=detail),
+                refresh=refresh,
             )
             return ResyncResult(ResyncStatus.ERROR, entry.run_id, escape(detail), "outcome unknown", entry)
         now = self._clock()
         await self._store.update_resync(claim.resync.id, outcome="queued", new_run_id=new_run_id)
         await self._show(
-            tracked, Outcome(state=EntryState.QUEUED, by_user=user_id, at=now, new_run_id=new_run_id)
+            tracked,
+            Outcome(state=EntryState.QUEUED, by_user=user_id, at=now, new_run_id=new_run_id),
+            refresh=refresh,
         )
         return ResyncResult(
             ResyncStatus.QUEUED,
@@ -231,16 +238,18 @@ class Resyncer:
             new_run_id=new_run_id,
         )
 
-    async def _show(self, tracked: EntryRow | None, outcome: Outcome) -> None:
+    async def _show(self, tracked: EntryRow | None, outcome: Outcome, *, refresh: bool) -> None:
         if tracked is None:
             return
         await self._store.set_outcome(tracked.run_id, outcome)
-        if tracked.message_id is not None:
+        if refresh and tracked.message_id is not None:
             await self._digests.refresh(tracked.message_id)
 
-    async def plan_bulk(self, run_ids: Sequence[int], message_id: int | None) -> BulkPlan:
+    async def plan_bulk(
+        self, run_ids: Sequence[int], message_id: int | None, channel: str | None = None
+    ) -> BulkPlan:
         """What a bulk resync would do, from what syncbot knows and Patchworks says now."""
-        unique = list(dict.fromkeys(run_ids))[:BULK_LIMIT]
+        unique = list(dict.fromkeys(run_ids))[:BULK_MAX]
         tracked = await self._store.entries_for_runs(unique)
         to_resync: list[SyncEntry] = []
         skipped: list[Skipped] = []
@@ -261,13 +270,22 @@ class Resyncer:
                 skipped.append(Skipped(entry=entry, reason=verdict.reason or "not resyncable"))
                 continue
             to_resync.append(entry)
-        return BulkPlan(message_id=message_id, to_resync=tuple(to_resync), skipped=tuple(skipped))
+        return BulkPlan(
+            message_id=message_id, to_resync=tuple(to_resync), skipped=tuple(skipped), channel=channel
+        )
 
     async def resync_many(self, run_ids: Sequence[int], user_id: str) -> BulkOutcome:
-        """Resync each run in turn (the client's pacer spaces the calls) and collect outcomes."""
+        """Resync each run in turn (the client's pacer spaces the calls) and collect outcomes.
+
+        Each digest touched is rewritten once at the end, not once per entry: chat.update is
+        rate limited to about 50 a minute.
+        """
         outcome = BulkOutcome()
-        for run_id in list(dict.fromkeys(run_ids))[:BULK_LIMIT]:
-            result = await self.resync_one(run_id, user_id, force=True)
+        runs = list(dict.fromkeys(run_ids))[:BULK_MAX]
+        tracked = await self._store.entries_for_runs(runs)
+        messages = {row.message_id for row in tracked.values() if row.message_id is not None}
+        for run_id in runs:
+            result = await self.resync_one(run_id, user_id, force=True, refresh=False)
             # Runs refused before Patchworks answered have no entry: name them by id alone.
             entry = result.entry or SyncEntry(run_id=run_id, status=RunStatus.FAILURE)
             if result.status is ResyncStatus.QUEUED and result.new_run_id is not None:
@@ -276,4 +294,6 @@ class Resyncer:
                 outcome.skipped.append(Skipped(entry=entry, reason=result.reason))
             else:
                 outcome.failed.append((entry, result.reason))
+        for message_id in sorted(messages):
+            await self._digests.refresh(message_id)
         return outcome

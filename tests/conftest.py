@@ -167,3 +167,20 @@ def shown_runs(slack: FakeSlack) -> list[int]:
                 if element.get("action_id") == "entry_details":
                     runs.append(int(re.search(r'"run":(\d+)', element["value"]).group(1)))
     return runs
+
+
+def forged_click(slack: FakeSlack, user: str, ts: str, action_id: str, value: str) -> dict[str, Any]:
+    """A click on `action_id` with `value`, as Slack would deliver it, whatever the message shows:
+    a stale button, a tampered value or a control the user was never offered."""
+    return {
+        "type": "block_actions",
+        "user": {"id": user},
+        "team": {"id": "T0SYNCBOT"},
+        "api_app_id": "A0SYNCBOT",
+        "container": {"type": "message", "message_ts": ts, "channel_id": CHANNEL},
+        "channel": {"id": CHANNEL},
+        "trigger_id": slack.workspace.issue_trigger_id(user),
+        "response_url": slack.workspace.issue_response_url(CHANNEL, user, ts, base_url=slack.url),
+        "state": {"values": {"b": {"bulk_select": {"type": "multi_static_select", "selected_options": []}}}},
+        "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": value}],
+    }

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import CHANNEL, FakeSlack, RunningBot, Sim, digest_messages
+from conftest import CHANNEL, FakeSlack, RunningBot, Sim, digest_messages, forged_click
 
 from blocks.ids import Action, Command
 from blocks.limits import message_problems, view_problems
@@ -145,10 +145,15 @@ async def test_bulk_resync_confirms_what_will_run_then_resyncs_each_selected_ent
     assert "3" in view.payload["submit"]["text"]
     assert sim.world.retry_calls == []  # nothing runs before the confirmation is submitted
 
+    updates_before = len(slack.workspace.calls("chat.update"))
     response = await bot.desk.submit_view(ANA)
 
     assert response.status_code == 200
     await eventually(lambda: thread_replies(slack))
+    # The digest is rewritten once for the whole bulk, not once per entry (chat.update is Tier 3).
+    assert len(slack.workspace.calls("chat.update")) - updates_before == 1
+    for run in runs[:3]:
+        assert "Resync queued by" in entry_text(slack, run)
     assert sorted(original for original, _ in sim.world.retry_calls) == sorted(runs[:3])
     summary = thread_replies(slack)[-1]
     assert "3 queued" in summary.text
@@ -209,26 +214,11 @@ async def test_a_second_user_is_told_who_already_resynced(
 
     await bot.desk.click("U0MAX", CHANNEL, ts, Action.DETAILS)  # the Resync button is gone for everyone
     stale = f'{{"v":1,"run":{run},"msg":1}}'
-    await bot.desk.send_payload(_stale_click(bot, slack, "U0MAX", ts, stale))
+    await bot.desk.send_payload(forged_click(slack, "U0MAX", ts, Action.RESYNC, stale))
 
     await eventually(lambda: ephemerals(slack, "U0MAX"))
     assert f"<@{ANA}> already resynced" in ephemerals(slack, "U0MAX")[-1]
     assert len(sim.world.retry_calls) == 1
-
-
-def _stale_click(bot: RunningBot, slack: FakeSlack, user: str, ts: str, value: str) -> dict[str, object]:
-    """A Resync click from a client that still shows the old button."""
-    return {
-        "type": "block_actions",
-        "user": {"id": user},
-        "team": {"id": "T0SYNCBOT"},
-        "api_app_id": "A0SYNCBOT",
-        "container": {"type": "message", "message_ts": ts, "channel_id": CHANNEL},
-        "channel": {"id": CHANNEL},
-        "trigger_id": slack.workspace.issue_trigger_id(user),
-        "response_url": slack.workspace.issue_response_url(CHANNEL, user, ts, base_url=slack.url),
-        "actions": [{"type": "button", "action_id": Action.RESYNC, "block_id": "x", "value": value}],
-    }
 
 
 @pytest.mark.parametrize(
@@ -244,7 +234,7 @@ async def test_unknown_or_tampered_buttons_get_an_explanation_and_change_nothing
     bot: RunningBot, sim: Sim, slack: FakeSlack, value: str, expected: str
 ) -> None:
     await posted(bot, sim)
-    response = await bot.desk.send_payload(_stale_click(bot, slack, ANA, digest_ts(slack), value))
+    response = await bot.desk.send_payload(forged_click(slack, ANA, digest_ts(slack), Action.RESYNC, value))
 
     assert response.status_code == 200
     await eventually(lambda: ephemerals(slack))
@@ -256,7 +246,9 @@ async def test_a_non_retryable_entry_is_refused_with_the_reason(
     bot: RunningBot, sim: Sim, slack: FakeSlack
 ) -> None:
     [run] = await posted(bot, sim, flow_id=108)
-    await bot.desk.send_payload(_stale_click(bot, slack, ANA, digest_ts(slack), f'{{"v":1,"run":{run}}}'))
+    await bot.desk.send_payload(
+        forged_click(slack, ANA, digest_ts(slack), Action.RESYNC, f'{{"v":1,"run":{run}}}')
+    )
 
     await eventually(lambda: ephemerals(slack))
     assert "flow is disabled" in ephemerals(slack)[-1]
@@ -271,7 +263,7 @@ async def test_a_system_with_failed_authentication_asks_before_resyncing(
     sim.world.add_failures(2, minutes_ago=1, flow_id=101)
 
     await bot.desk.send_payload(
-        _stale_click(bot, slack, ANA, digest_ts(slack), f'{{"v":1,"run":{run},"msg":1}}')
+        forged_click(slack, ANA, digest_ts(slack), Action.RESYNC, f'{{"v":1,"run":{run},"msg":1}}')
     )
     await eventually(lambda: ephemerals(slack))
 
@@ -287,7 +279,7 @@ async def test_bad_signatures_and_stale_timestamps_get_401_and_change_nothing(
     bot: RunningBot, sim: Sim, slack: FakeSlack
 ) -> None:
     await posted(bot, sim)
-    payload = _stale_click(bot, slack, ANA, digest_ts(slack), '{"v":1,"run":1}')
+    payload = forged_click(slack, ANA, digest_ts(slack), Action.RESYNC, '{"v":1,"run":1}')
     body = urlencode({"payload": json.dumps(payload)})
 
     forged = await bot.desk.send(body, headers={"x-slack-signature": "v0=" + "0" * 64})
@@ -326,8 +318,7 @@ async def test_an_unknown_action_id_gets_an_explanation_never_a_500(
     bot: RunningBot, sim: Sim, slack: FakeSlack
 ) -> None:
     await posted(bot, sim)
-    payload = _stale_click(bot, slack, ANA, digest_ts(slack), '{"v":1,"run":1}')
-    payload["actions"] = [{"type": "button", "action_id": "drop_tables", "block_id": "x", "value": "1"}]
+    payload = forged_click(slack, ANA, digest_ts(slack), "drop_tables", "1")
 
     response = await bot.desk.send_payload(payload)
 

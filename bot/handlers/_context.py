@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from blocks.messages import mrkdwn_notice, notice
+from blocks.messages import loading_modal, mrkdwn_notice, notice
 from blocks.values import InvalidValue, decode
 from bot.services import Services
 from bot.slack import SlackError
 
-__all__ = ["STALE_BUTTON", "allowed_to_resync", "channel_of", "read_value", "tell", "user_of", "value_of"]
+__all__ = [
+    "STALE_BUTTON",
+    "allowed_to_resync",
+    "channel_of",
+    "open_then_fill",
+    "read_value",
+    "tell",
+    "user_of",
+    "value_of",
+]
 
 STALE_BUTTON = "That button is not one syncbot understands any more. Nothing was changed."
 
@@ -46,6 +56,25 @@ def value_of(body: Body) -> object:
     actions = body.get("actions") or [{}]
     first = actions[0] if isinstance(actions, list) and actions else {}
     return first.get("value") if isinstance(first, dict) else None
+
+
+async def open_then_fill(
+    services: Services, body: Body, title: str, build: Callable[[], Awaitable[dict[str, Any]]]
+) -> None:
+    """Open a placeholder modal at once, then replace it with what `build` returns.
+
+    A trigger_id expires 3 s after the click, and building may wait on Patchworks.
+    """
+    try:
+        view_id = await services.slack.open_view(str(body.get("trigger_id", "")), loading_modal(title))
+    except SlackError as exc:
+        log.warning("%s modal not opened: %s", title, exc.error)
+        return
+    view = await build()
+    try:
+        await services.slack.update_view(view_id, view)
+    except SlackError as exc:
+        log.warning("%s modal not filled: %s", title, exc.error)
 
 
 async def read_value(services: Services, body: Body, kind: type[V]) -> V | None:

@@ -9,9 +9,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from blocks.bulk import build_bulk_confirm_modal, build_bulk_summary, selected_runs
 from blocks.ids import Action, ViewId
-from blocks.messages import loading_modal, notice_modal
-from blocks.values import BulkRef, InvalidValue, decode, encode
-from bot.handlers._context import allowed_to_resync, channel_of, read_value, tell, user_of
+from blocks.messages import notice_modal
+from blocks.values import BulkRef, InvalidValue, decode
+from bot.handlers._context import allowed_to_resync, channel_of, open_then_fill, read_value, tell, user_of
 from bot.services import Services
 from bot.slack import SlackError
 
@@ -36,23 +36,12 @@ def register(app: AsyncApp, services: Services) -> None:
                 services, body, "Select one or more entries in the menu first, then click Resync selected."
             )
             return
-        try:
-            view_id = await services.slack.open_view(
-                str(body.get("trigger_id", "")), loading_modal("Resync entries")
-            )
-        except SlackError as exc:
-            log.warning("bulk confirmation not opened: %s", exc.error)
-            return
-        plan = await services.resyncer.plan_bulk(runs, ref.msg)
-        view = build_bulk_confirm_modal(plan)
-        # Answering a listing (no digest) needs the channel; the builder knows only the plan.
-        meta = decode(BulkRef, view["private_metadata"]) if view.get("private_metadata") else None
-        if meta is not None:
-            view["private_metadata"] = encode(meta.model_copy(update={"ch": channel_of(body)}))
-        try:
-            await services.slack.update_view(view_id, view)
-        except SlackError as exc:
-            log.warning("bulk confirmation not filled: %s", exc.error)
+
+        async def confirmation() -> dict[str, Any]:
+            plan = await services.resyncer.plan_bulk(runs, ref.msg, channel_of(body))
+            return build_bulk_confirm_modal(plan)
+
+        await open_then_fill(services, body, "Resync entries", confirmation)
 
     @app.action(Action.BULK_RESYNC_SELECTED)
     async def resync_selected(ack: AsyncAck, body: dict[str, Any]) -> None:

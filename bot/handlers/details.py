@@ -9,13 +9,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from blocks.details import build_details_modal
 from blocks.ids import Action
-from blocks.messages import loading_modal, notice_modal
+from blocks.messages import notice_modal
 from blocks.model import DetailsModel, Outcome
 from blocks.values import EntryRef
-from bot.handlers._context import read_value
+from bot.handlers._context import open_then_fill, read_value
 from bot.patchworks.errors import NotFound, PatchworksError
 from bot.services import Services
-from bot.slack import SlackError
 
 __all__ = ["register"]
 
@@ -41,6 +40,19 @@ async def details_model(services: Services, ref: EntryRef) -> DetailsModel:
     )
 
 
+async def details_view(services: Services, ref: EntryRef, notice: str | None = None) -> dict[str, Any]:
+    """The Details modal, or a modal saying why it cannot be shown."""
+    try:
+        model = await details_model(services, ref)
+    except NotFound:
+        return notice_modal(
+            "Failed sync", f"Run {ref.run} no longer exists in Patchworks (run logs are kept 7 days)."
+        )
+    except PatchworksError as exc:
+        return notice_modal("Failed sync", notice or f"Patchworks could not be reached: {exc}")
+    return build_details_modal(model.model_copy(update={"notice": notice}))
+
+
 def register(app: AsyncApp, services: Services) -> None:
     """Wire the Details button."""
 
@@ -51,26 +63,7 @@ def register(app: AsyncApp, services: Services) -> None:
         ref = await read_value(services, body, EntryRef)
         if ref is None:
             return
-        try:
-            # The trigger expires 3 s after the click: open a placeholder before reading Patchworks.
-            view_id = await services.slack.open_view(
-                str(body.get("trigger_id", "")), loading_modal("Failed sync")
-            )
-        except SlackError as exc:
-            log.warning("details modal not opened: %s", exc.error)
-            return
-        try:
-            view = build_details_modal(await details_model(services, ref))
-        except NotFound:
-            view = notice_modal(
-                "Failed sync", f"Run {ref.run} no longer exists in Patchworks (run logs are kept 7 days)."
-            )
-        except PatchworksError as exc:
-            view = notice_modal("Failed sync", f"Patchworks could not be reached: {exc}")
-        try:
-            await services.slack.update_view(view_id, view)
-        except SlackError as exc:
-            log.warning("details modal not filled: %s", exc.error)
+        await open_then_fill(services, body, "Failed sync", lambda: details_view(services, ref))
 
     @app.action(Action.OPEN_IN_PATCHWORKS)
     async def open_link(ack: AsyncAck) -> None:

@@ -7,13 +7,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from blocks.details import build_details_modal
 from blocks.ids import Action
-from blocks.messages import notice_modal, resync_anyway_prompt
+from blocks.messages import resync_anyway_prompt
 from blocks.values import EntryRef
 from bot.handlers._context import allowed_to_resync, read_value, tell
-from bot.handlers.details import details_model
-from bot.patchworks.errors import PatchworksError
+from bot.handlers.details import details_view
 from bot.resync import ResyncStatus
 from bot.services import Services
 from bot.slack import SlackError
@@ -60,11 +58,6 @@ def register(app: AsyncApp, services: Services) -> None:
 async def _refresh_details(services: Services, view_id: str, ref: EntryRef, message: str) -> None:
     """After a resync from the Details modal, show its outcome in the modal itself."""
     try:
-        model = await details_model(services, ref)
-        view = build_details_modal(model.model_copy(update={"notice": message}))
-    except PatchworksError:
-        view = notice_modal("Failed sync", message)
-    try:
-        await services.slack.update_view(view_id, view)
+        await services.slack.update_view(view_id, await details_view(services, ref, notice=message))
     except SlackError as exc:
         log.warning("details modal not refreshed: %s", exc.error)

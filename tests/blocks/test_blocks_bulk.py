@@ -76,14 +76,23 @@ def test_big_plans_are_capped_and_say_so() -> None:
 
 
 def test_huge_run_ids_are_capped_by_metadata_size() -> None:
-    view = build_bulk_confirm_modal(plan(200, base=2**53 - 300))
+    longest_channel = "C" * 32
+    big = plan(200, base=2**53 - 300).model_copy(update={"channel": longest_channel})
+    view = build_bulk_confirm_modal(big)
     assert_valid_modal(view)
-    kept = len(decode(BulkRef, view["private_metadata"]).runs)
+    ref = decode(BulkRef, view["private_metadata"])  # decode refuses more than 2000 characters
+    kept = len(ref.runs)
     assert kept < 200
+    assert ref.ch == longest_channel
     assert view["submit"]["text"] == f"Resync {kept}"
     assert f"Only the first {kept} of 200" in section_texts(view["blocks"])[0]
-    # room is left for the handler's routing field
-    assert len(view["private_metadata"]) - len("null") + len('"' + "C" * 32 + '"') <= 2000
+    assert len(view["private_metadata"]) <= 2000
+
+
+def test_a_listing_plan_keeps_its_channel_for_the_summary() -> None:
+    view = build_bulk_confirm_modal(plan(3, message_id=None).model_copy(update={"channel": "C0SYNCBOT"}))
+    ref = decode(BulkRef, view["private_metadata"])
+    assert (ref.msg, ref.ch, len(ref.runs)) == (None, "C0SYNCBOT", 3)
 
 
 def test_hostile_names_in_the_modal_are_escaped() -> None:

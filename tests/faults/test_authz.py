@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import CHANNEL, FakeSlack, RunningBot, Sim
+from conftest import CHANNEL, FakeSlack, RunningBot, Sim, forged_click
 
 from blocks.ids import Action, ViewId
 from blocks.values import BulkRef, EntryRef, ListRef, encode
@@ -33,24 +33,6 @@ def value_for(action: Action, run: int) -> str:
     if action in (Action.LIST_PREV, Action.LIST_NEXT, Action.SHOW_ALL):
         return encode(ListRef(hours=24))
     return encode(EntryRef(run=run, msg=1))
-
-
-def click(slack: FakeSlack, user: str, ts: str, action: Action, value: str) -> dict[str, object]:
-    """A click on `action` as Slack would deliver it, whatever the message shows."""
-    return {
-        "type": "block_actions",
-        "user": {"id": user},
-        "team": {"id": "T0SYNCBOT"},
-        "api_app_id": "A0SYNCBOT",
-        "container": {"type": "message", "message_ts": ts, "channel_id": CHANNEL},
-        "channel": {"id": CHANNEL},
-        "trigger_id": slack.workspace.issue_trigger_id(user),
-        "response_url": slack.workspace.issue_response_url(CHANNEL, user, ts, base_url=slack.url),
-        "state": {
-            "values": {"b": {Action.BULK_SELECT: {"type": "multi_static_select", "selected_options": []}}}
-        },
-        "actions": [{"type": "button", "action_id": action, "block_id": "b", "value": value}],
-    }
 
 
 async def settle(check: object = None, seconds: float = 8.0) -> None:
@@ -76,7 +58,7 @@ async def test_a_viewer_is_refused_on_every_resync_action(
     await bot.services.poller.run_once()
     ts = next(iter(slack.workspace.channel(CHANNEL).messages))
 
-    response = await bot.desk.send_payload(click(slack, VIEWER, ts, action, value_for(action, run)))
+    response = await bot.desk.send_payload(forged_click(slack, VIEWER, ts, action, value_for(action, run)))
 
     assert response.status_code == 200
     await settle(lambda: told(slack, VIEWER))
@@ -118,7 +100,7 @@ async def test_reading_stays_open_to_viewers(
     await bot.services.poller.run_once()
     ts = next(iter(slack.workspace.channel(CHANNEL).messages))
 
-    await bot.desk.send_payload(click(slack, VIEWER, ts, action, value_for(action, run)))
+    await bot.desk.send_payload(forged_click(slack, VIEWER, ts, action, value_for(action, run)))
 
     await settle(lambda: slack.workspace.calls("response_url") or slack.workspace.calls("views.update"))
     answers = [call.args.get("text", "") for call in slack.workspace.calls("response_url")]
@@ -135,7 +117,7 @@ async def test_group_members_may_resync_and_the_audit_command_prints_it(
 
     await bot.desk.click(MANAGER, CHANNEL, ts, Action.RESYNC)
     await settle(lambda: sim.world.retry_calls)
-    await bot.desk.send_payload(click(slack, VIEWER, ts, Action.RESYNC, value_for(Action.RESYNC, run)))
+    await bot.desk.send_payload(forged_click(slack, VIEWER, ts, Action.RESYNC, value_for(Action.RESYNC, run)))
     await settle(lambda: told(slack, VIEWER))
 
     done = subprocess.run(
