@@ -108,7 +108,7 @@ def _more_section(digest: Digest, more: int, flows: list[tuple[str, int]]) -> Bl
         accessory=button(
             "List them",
             Action.SHOW_ALL,
-            value=encode(ListRef(hours=hours, digest=digest.message_id)),
+            value=encode(ListRef(minutes=hours * 60, digest=digest.message_id)),
             accessibility_label=f"List all failed syncs of the last {hours} hours",
         ),
     )

@@ -17,13 +17,16 @@ __all__ = ["LISTING_PAGE_SIZE", "build_empty_listing", "build_help", "build_list
 LISTING_PAGE_SIZE = 15
 # ListRef limits: the filter is carried as typed up to 200 characters, windows up to 15 days.
 _MAX_QUERY = 200
-_MAX_HOURS = 360
+_MAX_MINUTES = 15 * 24 * 60
 _MAX_PAGE = 10_000
 _TEXT_MARGIN = 200
 
 
-def window_label(hours: int) -> str:
-    """`2h`, `24h`, `3d`: the window as the command accepts it."""
+def window_label(minutes: int) -> str:
+    """`30m`, `2h`, `24h`, `3d`: the window as the command accepts it."""
+    if minutes % 60:
+        return f"{minutes}m"
+    hours = minutes // 60
     return f"{hours // 24}d" if hours > 24 and hours % 24 == 0 else f"{hours}h"
 
 
@@ -33,8 +36,8 @@ def _matching(query: str, limit: int = 100) -> str:
 
 
 def _page_ref(listing: Listing, page: int) -> str:
-    hours = min(max(listing.hours, 1), _MAX_HOURS)
-    return encode(ListRef(q=listing.query[:_MAX_QUERY], hours=hours, page=page))
+    minutes = min(max(listing.minutes, 1), _MAX_MINUTES)
+    return encode(ListRef(q=listing.query[:_MAX_QUERY], minutes=minutes, page=page))
 
 
 def _pager(listing: Listing) -> Block | None:
@@ -53,9 +56,9 @@ def build_listing(listing: Listing) -> tuple[str, list[Block]]:
     """
     items = unique_runs(listing.items)[:LISTING_PAGE_SIZE]
     if not items:
-        return build_empty_listing(listing.query, listing.hours)
+        return build_empty_listing(listing.query, listing.minutes)
     count = f"{listing.total} failed {'sync' if listing.total == 1 else 'syncs'}"
-    where = f"{_matching(listing.query)} in the last {window_label(listing.hours)}"
+    where = f"{_matching(listing.query)} in the last {window_label(listing.minutes)}"
     page = f"(page {listing.page} of {max(listing.pages, listing.page)})"
     head = [section(f"*{count}*{where} {page}", key="head")]
     tail = [block for block in (bulk_actions(items, message_id=None), _pager(listing)) if block]
@@ -76,9 +79,9 @@ def _plain_matching(query: str) -> str:
     return f" matching “{truncate(shown, 100)}”" if shown else ""
 
 
-def build_empty_listing(query: str, hours: int) -> tuple[str, list[Block]]:
+def build_empty_listing(query: str, minutes: int) -> tuple[str, list[Block]]:
     """The reply when nothing matches: say so and suggest a wider window."""
-    window = window_label(hours)
+    window = window_label(minutes)
     text = f"No failed syncs{_matching(query)} in the last {window}."
     wider = " ".join(part for part in (Command.FAILED_SYNCS, escaped(one_line(query), 100), "15d") if part)
     hint = f"Try a longer window, e.g. `{wider}`, or `{Command.FAILED_SYNCS} help`."
@@ -86,7 +89,7 @@ def build_empty_listing(query: str, hours: int) -> tuple[str, list[Block]]:
     return fallback, seal([section(text, key="empty"), context(hint, key="hint")])
 
 
-def build_help(default_hours: int = 24) -> tuple[str, list[Block]]:
+def build_help(default_minutes: int = 24 * 60) -> tuple[str, list[Block]]:
     """How to use the slash command."""
     cmd = Command.FAILED_SYNCS
     usage = (
@@ -94,7 +97,7 @@ def build_help(default_hours: int = 24) -> tuple[str, list[Block]]:
         "• *filter* matches a flow name, a system (e.g. NetSuite), a run id or a reference "
         "(e.g. #1045); leave it out to list everything.\n"
         f"• *since* is a window such as `30m`, `2h` or `3d`, at most `15d`; "
-        f"without it, the last {window_label(default_hours)}.\n"
+        f"without it, the last {window_label(default_minutes)}.\n"
         f"• `{cmd} help` shows this message."
     )
     examples = "\n".join(

@@ -71,7 +71,7 @@ class Listing(_Frozen):
 
     items: tuple[DigestItem, ...]
     query: str
-    hours: int
+    minutes: int  # the window, as typed: 30m, 2h, 3d …
     page: int
     pages: int
     total: int

@@ -46,7 +46,7 @@ class ListRef(_Value):
 
     v: Literal[1] = 1
     q: str = Field("", max_length=200)
-    hours: int = Field(ge=1, le=360)
+    minutes: int = Field(ge=1, le=15 * 24 * 60)
     page: int = Field(1, ge=1, le=10_000)
     digest: int | None = Field(None, ge=1, le=2**53)
 

@@ -13,17 +13,17 @@ from bot.patchworks.models import SyncEntry
 from bot.patchworks.report import SyncReport
 from bot.store import Store
 
-__all__ = ["MAX_HOURS", "ListQuery", "Lister", "UsageError", "parse_command"]
+__all__ = ["MAX_MINUTES", "ListQuery", "Lister", "UsageError", "parse_command"]
 
-MAX_HOURS = 15 * 24  # Patchworks' report goes back at most 15 days
-DEFAULT_HOURS = 24
+MAX_MINUTES = 15 * 24 * 60  # Patchworks' report goes back at most 15 days
+DEFAULT_MINUTES = 24 * 60
 MAX_QUERY = 100
 # A listing scans at most this many failed runs, so a wide window cannot stall the reply.
 MAX_SCAN = 5000
 
 _DURATION = re.compile(r"^(\d{1,4})([mhd])$", re.IGNORECASE)
 _OTHER_UNIT = re.compile(r"^\d{1,4}(s|w|mo|y)$", re.IGNORECASE)
-_UNIT_HOURS = {"m": 1 / 60, "h": 1, "d": 24}
+_UNIT_MINUTES = {"m": 1, "h": 60, "d": 24 * 60}
 
 
 class UsageError(ValueError):
@@ -35,7 +35,7 @@ class ListQuery:
     """A parsed `/failed-syncs` request."""
 
     text: str
-    hours: int
+    minutes: int
     help: bool = False
 
 
@@ -43,23 +43,22 @@ def parse_command(raw: str) -> ListQuery:
     """Parse `[filter] [since]` or `help`."""
     words = raw.split()
     if len(words) == 1 and words[0].lower() in ("help", "-h", "--help", "?"):
-        return ListQuery(text="", hours=DEFAULT_HOURS, help=True)
-    hours = DEFAULT_HOURS
+        return ListQuery(text="", minutes=DEFAULT_MINUTES, help=True)
+    minutes = DEFAULT_MINUTES
     if words and (match := _DURATION.match(words[-1])):
         amount, unit = int(match.group(1)), match.group(2).lower()
         if amount == 0:
             raise UsageError("`since` must be more than zero, like `30m`, `2h` or `3d`.")
-        exact = amount * _UNIT_HOURS[unit]
-        if exact > MAX_HOURS:
+        minutes = amount * _UNIT_MINUTES[unit]
+        if minutes > MAX_MINUTES:
             raise UsageError("`since` can go back at most 15 days (`15d`), as far as Patchworks' report.")
-        hours = max(1, int(-(-exact // 1)))
         words = words[:-1]
     elif words and _OTHER_UNIT.match(words[-1]):
         raise UsageError("`since` takes minutes, hours or days, like `30m`, `2h` or `3d` (at most `15d`).")
     text = " ".join(words)
     if len(text) > MAX_QUERY:
         raise UsageError(f"The filter is too long (at most {MAX_QUERY} characters).")
-    return ListQuery(text=text, hours=hours)
+    return ListQuery(text=text, minutes=minutes)
 
 
 def matches(entry: SyncEntry, query: str) -> bool:
@@ -83,9 +82,9 @@ class Lister:
         self._store = store
         self._clock = clock
 
-    async def page(self, query: str, hours: int, page: int) -> Listing:
-        """One page of failed entries matching `query` in the last `hours`, newest first."""
-        since = self._clock() - timedelta(hours=hours)
+    async def page(self, query: str, minutes: int, page: int) -> Listing:
+        """One page of failed entries matching `query` in the last `minutes`, newest first."""
+        since = self._clock() - timedelta(minutes=minutes)
         found: list[SyncEntry] = []
         scanned = 0
         async for batch in self._report.failed_pages(since):
@@ -104,4 +103,4 @@ class Lister:
             else DigestItem(entry=entry)
             for entry in shown
         )
-        return Listing(items=items, query=query, hours=hours, page=page, pages=pages, total=len(found))
+        return Listing(items=items, query=query, minutes=minutes, page=page, pages=pages, total=len(found))

@@ -34,19 +34,19 @@ async def reply(
 
 
 @pytest.mark.parametrize(
-    ("typed", "query", "hours"),
+    ("typed", "query", "minutes"),
     [
-        ("", "", 24),
-        ("shopify", "shopify", 24),
-        ("Shopify > NetSuite 2h", "Shopify > NetSuite", 2),
-        ("3d", "", 72),
-        ("30m", "", 1),
-        ("#1045 15d", "#1045", 360),
+        ("", "", 1440),
+        ("shopify", "shopify", 1440),
+        ("Shopify > NetSuite 2h", "Shopify > NetSuite", 120),
+        ("3d", "", 4320),
+        ("30m", "", 30),
+        ("#1045 15d", "#1045", 21_600),
     ],
 )
-def test_the_command_text_is_parsed_as_filter_then_since(typed: str, query: str, hours: int) -> None:
+def test_the_command_text_is_parsed_as_filter_then_since(typed: str, query: str, minutes: int) -> None:
     parsed = parse_command(typed)
-    assert (parsed.text, parsed.hours, parsed.help) == (query, hours, False)
+    assert (parsed.text, parsed.minutes, parsed.help) == (query, minutes, False)
 
 
 @pytest.mark.parametrize("typed", ["16d", "0h", "2w", "x" * 101])
@@ -63,7 +63,7 @@ def test_any_typed_text_parses_or_gets_a_usage_error(typed: str) -> None:
         parsed = parse_command(typed)
     except UsageError:
         return
-    assert 1 <= parsed.hours <= 360
+    assert 1 <= parsed.minutes <= 15 * 24 * 60
     assert len(parsed.text) <= 100
 
 
@@ -121,3 +121,14 @@ async def test_resync_from_the_listing_works_like_from_a_digest(
 async def test_nothing_found_says_so(bot: RunningBot, slack: FakeSlack) -> None:
     text, _ = await reply(bot, slack, "no-such-flow")
     assert "no" in text.lower()
+
+
+async def test_since_in_minutes_is_exact(bot: RunningBot, sim: Sim, slack: FakeSlack) -> None:
+    [older] = sim.world.add_failures(1, minutes_ago=45, flow_id=101)
+    [recent] = sim.world.add_failures(1, minutes_ago=10, flow_id=101)
+
+    text, blocks = await reply(bot, slack, "30m")
+
+    assert "30m" in text or "30m" in str(blocks)
+    assert f"run {recent}" in str(blocks)
+    assert f"run {older}" not in str(blocks)

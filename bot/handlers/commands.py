@@ -21,16 +21,16 @@ log = logging.getLogger(__name__)
 
 
 async def _show(
-    services: Services, body: dict[str, Any], query: str, hours: int, page: int, *, replace: bool
+    services: Services, body: dict[str, Any], query: str, minutes: int, page: int, *, replace: bool
 ) -> None:
     try:
-        listing = await services.lister.page(query, hours, page)
+        listing = await services.lister.page(query, minutes, page)
     except PatchworksError as exc:
         await tell(
             services, body, f"Patchworks could not be reached, so nothing can be listed right now: {exc}"
         )
         return
-    text, blocks = build_listing(listing) if listing.total else build_empty_listing(query, hours)
+    text, blocks = build_listing(listing) if listing.total else build_empty_listing(query, minutes)
     await tell(services, body, text, blocks, replace=replace)
 
 
@@ -50,14 +50,14 @@ def register(app: AsyncApp, services: Services) -> None:
             text, blocks = build_help()
             await tell(services, body, text, blocks)
             return
-        await _show(services, body, query.text, query.hours, 1, replace=False)
+        await _show(services, body, query.text, query.minutes, 1, replace=False)
 
     async def turn_page(ack: AsyncAck, body: dict[str, Any], *, replace: bool) -> None:
         await ack()
         ref = await read_value(services, body, ListRef)
         if ref is None:
             return
-        await _show(services, body, ref.q, ref.hours, ref.page, replace=replace)
+        await _show(services, body, ref.q, ref.minutes, ref.page, replace=replace)
 
     @app.action(Action.LIST_PREV)
     async def previous_page(ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -119,13 +119,13 @@ def test_overflow_lists_flows_and_links_to_the_listing() -> None:
     assert more["text"]["text"] == "+200 more failures not shown (*Flow A*: 120 · *Flow B*: 80)"
     assert more["accessory"]["action_id"] == Action.SHOW_ALL
     assert more["accessory"]["text"]["text"] == "List them"
-    assert decode(ListRef, more["accessory"]["value"]) == ListRef(hours=6, digest=42)
+    assert decode(ListRef, more["accessory"]["value"]) == ListRef(minutes=6 * 60, digest=42)
 
 
 def test_overflow_window_is_clamped_to_what_the_listing_accepts() -> None:
     _, blocks = build_digest(digest(many(1), overflow=1, overflow_hours=10_000))
     (show_all,) = buttons(blocks, Action.SHOW_ALL)
-    assert decode(ListRef, show_all["value"]).hours == 360
+    assert decode(ListRef, show_all["value"]).minutes == 360 * 60
 
 
 def test_one_flow_gets_a_heading_and_entries_skip_the_name() -> None:

@@ -23,7 +23,7 @@ from blocks.values import BulkRef, ListRef, decode
 
 def listing(page: int = 1, pages: int = 3, n: int = LISTING_PAGE_SIZE, query: str = "netsuite") -> Listing:
     items = tuple(item(entry(100 * page + i, flow=f"Flow {i % 4}", flow_id=i % 4 + 1)) for i in range(n))
-    return Listing(items=items, query=query, hours=2, page=page, pages=pages, total=40)
+    return Listing(items=items, query=query, minutes=120, page=page, pages=pages, total=40)
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ def test_paging_buttons_follow_the_page(page: int, pages: int, expected: list[st
     assert [b["action_id"] for b in pager] == expected
     for button in pager:
         step = -1 if button["action_id"] == Action.LIST_PREV else 1
-        assert decode(ListRef, button["value"]) == ListRef(q="netsuite", hours=2, page=page + step)
+        assert decode(ListRef, button["value"]) == ListRef(q="netsuite", minutes=120, page=page + step)
 
 
 def test_header_names_count_filter_window_and_page() -> None:
@@ -70,18 +70,18 @@ def test_more_than_a_page_of_items_is_cut_to_the_page_size() -> None:
 
 
 def test_no_items_is_the_empty_reply() -> None:
-    assert build_listing(listing(n=0)) == build_empty_listing("netsuite", 2)
+    assert build_listing(listing(n=0)) == build_empty_listing("netsuite", 120)
 
 
 def test_empty_listing() -> None:
-    text, blocks = build_empty_listing("<!here> *x*", 72)
+    text, blocks = build_empty_listing("<!here> *x*", 72 * 60)
     assert_valid_message(text, blocks)
     assert (
         section_texts(blocks)[0] == "No failed syncs matching `&lt;!here&gt; \u2217x\u2217` in the last 3d."
     )
     assert "/failed-syncs &lt;!here&gt; \u2217x\u2217 15d" in all_text(text, blocks)
     assert raw_tokens(text, blocks) == []
-    text, blocks = build_empty_listing("", 24)
+    text, blocks = build_empty_listing("", 24 * 60)
     assert section_texts(blocks)[0] == "No failed syncs in the last 24h."
     assert "`/failed-syncs 15d`" in all_text(text, blocks)
 
@@ -106,7 +106,9 @@ def test_help() -> None:
 def test_hostile_query_and_items() -> None:
     items = tuple(item(entry(i + 1, flow=bad, reference=bad, message=bad)) for i, bad in enumerate(HOSTILE))
     bad_query = " ".join(HOSTILE) + "x" * 500
-    text, blocks = build_listing(Listing(items=items, query=bad_query, hours=360, page=1, pages=2, total=14))
+    text, blocks = build_listing(
+        Listing(items=items, query=bad_query, minutes=21_600, page=1, pages=2, total=14)
+    )
     assert_valid_message(text, blocks)
     assert raw_tokens(text, blocks) == []
     (next_button,) = buttons(blocks, Action.LIST_NEXT)
@@ -115,15 +117,26 @@ def test_hostile_query_and_items() -> None:
 
 def test_pager_stays_within_listref_bounds() -> None:
     _, blocks = build_listing(
-        Listing(items=listing().items, query="", hours=9999, page=10_000, pages=20_000, total=1)
+        Listing(items=listing().items, query="", minutes=99_999, page=10_000, pages=20_000, total=1)
     )
     (prev,) = find(blocks, lambda n: n.get("action_id") == Action.LIST_PREV)
-    assert decode(ListRef, prev["value"]) == ListRef(q="", hours=360, page=9_999)
+    assert decode(ListRef, prev["value"]) == ListRef(q="", minutes=21_600, page=9_999)
     assert not find(blocks, lambda n: n.get("action_id") == Action.LIST_NEXT)
 
 
 @pytest.mark.parametrize(
-    ("hours", "label"), [(1, "1h"), (2, "2h"), (24, "24h"), (36, "36h"), (72, "3d"), (360, "15d")]
+    ("minutes", "label"),
+    [
+        (1, "1m"),
+        (30, "30m"),
+        (90, "90m"),
+        (60, "1h"),
+        (120, "2h"),
+        (1440, "24h"),
+        (2160, "36h"),
+        (4320, "3d"),
+        (21_600, "15d"),
+    ],
 )
-def test_window_label(hours: int, label: str) -> None:
-    assert window_label(hours) == label
+def test_window_label(minutes: int, label: str) -> None:
+    assert window_label(minutes) == label

@@ -93,10 +93,12 @@ def test_any_digest_is_valid_and_inert(
 
 
 @SETTINGS
-@given(items=digest_items(max_size=15), query=texts, page=st.integers(1, 10_000), hours=st.integers(1, 360))
-def test_any_listing_is_valid_and_inert(items: list[DigestItem], query: str, page: int, hours: int) -> None:
+@given(
+    items=digest_items(max_size=15), query=texts, page=st.integers(1, 10_000), minutes=st.integers(1, 21_600)
+)
+def test_any_listing_is_valid_and_inert(items: list[DigestItem], query: str, page: int, minutes: int) -> None:
     listing = Listing(
-        items=tuple(items), query=query, hours=hours, page=page, pages=page + 1, total=len(items)
+        items=tuple(items), query=query, minutes=minutes, page=page, pages=page + 1, total=len(items)
     )
     text, blocks = build_listing(listing)
     assert_valid_message(text, blocks)

@@ -31,7 +31,7 @@ def value_for(action: Action, run: int) -> str:
     if action in (Action.BULK_RESYNC_SELECTED, Action.BULK_RESYNC_ALL):
         return encode(BulkRef(msg=1, runs=(run,)))
     if action in (Action.LIST_PREV, Action.LIST_NEXT, Action.SHOW_ALL):
-        return encode(ListRef(hours=24))
+        return encode(ListRef(minutes=24 * 60))
     return encode(EntryRef(run=run, msg=1))
 
 
