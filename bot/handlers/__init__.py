@@ -20,6 +20,15 @@ __all__ = ["register_all"]
 log = logging.getLogger(__name__)
 
 
+def _retry_number(raw: object) -> int:
+    """The retry count Slack sent (header values arrive as lists); 0 when absent or unreadable."""
+    first = raw[0] if isinstance(raw, list | tuple) and raw else raw
+    try:
+        return int(str(first))
+    except ValueError:
+        return 0
+
+
 def register_all(app: AsyncApp, services: Services) -> None:
     """Register every listener, then the catch-alls (Bolt runs the first listener that matches)."""
 
@@ -27,7 +36,8 @@ def register_all(app: AsyncApp, services: Services) -> None:
     async def skip_slack_retries(req: AsyncBoltRequest, resp: BoltResponse, next: Any) -> BoltResponse | None:
         # Every listener acks before working, so a retry means the first delivery is already
         # being handled: answering it again would act twice.
-        if req.headers.get("x-slack-retry-num"):
+        # Socket Mode marks first deliveries with retry number 0: only 1 and up are retries.
+        if _retry_number(req.headers.get("x-slack-retry-num")) > 0:
             return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
         return await next()  # type: ignore[no-any-return]
 

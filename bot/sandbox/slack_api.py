@@ -229,6 +229,14 @@ def _truthy(value: object) -> bool:
     return value is True or str(value).lower() in ("1", "true")
 
 
+@_method("apps.connections.open")
+def _apps_connections_open(ctx: Ctx) -> JsonDict:
+    # Slack answers this for app-level tokens only, with a fresh WebSocket URL each time.
+    if ctx.ws.socket_mode_url is None:
+        raise SlackError("not_allowed_token_type")
+    return {"url": ctx.ws.socket_mode_url}
+
+
 @_method("auth.test")
 def _auth_test(ctx: Ctx) -> JsonDict:
     return {

@@ -261,6 +261,7 @@ class Workspace:
         self.clock = clock  # injectable so tests can expire triggers and response URLs without sleeping
         self.trigger_ttl = trigger_ttl
         self.base_url = base_url  # prefix of issued response URLs; set it once the server's port is known
+        self.socket_mode_url: str | None = None  # what apps.connections.open hands out, when serving one
         names = channels if isinstance(channels, Mapping) else {cid: cid.lower() for cid in channels}
         self.channels: dict[str, Channel] = {cid: Channel(cid, name) for cid, name in names.items()}
         self.users: dict[str, User] = {u.id: u for u in users}
