@@ -56,7 +56,13 @@ def build_http_app(bolt: AsyncApp | None, services: Services) -> Starlette:
         handler = AsyncSlackRequestHandler(bolt)
 
         async def events(request: Request) -> Response:
-            return await handler.handle(request)
+            try:
+                return await handler.handle(request)
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:
+                # Bolt parses the body before it checks the signature, and some malformed bodies
+                # (`payload=[]`, cut-off JSON) make that parsing raise: answer them as bad input.
+                log.warning("unreadable request to /slack/events rejected (%s)", type(exc).__name__)
+                return JSONResponse({"error": "invalid request"}, status_code=400)
 
         routes.append(Route("/slack/events", events, methods=["POST"]))
     return Starlette(routes=routes)

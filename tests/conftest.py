@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import uvicorn
 from bot.app import build_app
 from bot.config import Settings, load_settings
 from bot.patchworks.simulator import SimulatorConfig, World, create_app
+from bot.sandbox.demo import DemoOptions, DemoStack
 from bot.sandbox.desk import Desk
 from bot.sandbox.serve import BackgroundServer
 from bot.sandbox.slack_api import create_slack_api
@@ -184,3 +186,52 @@ def forged_click(slack: FakeSlack, user: str, ts: str, action_id: str, value: st
         "state": {"values": {"b": {"bulk_select": {"type": "multi_static_select", "selected_options": []}}}},
         "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": value}],
     }
+
+
+class DemoThread:
+    """The demo stack in a background thread with its own event loop, as `syncbot demo` runs it."""
+
+    def __init__(self, data_dir: Path, options: DemoOptions) -> None:
+        self._data_dir = data_dir
+        self._options = options
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self.stack: DemoStack | None = None
+        self._thread = threading.Thread(target=self._run, name="demo", daemon=True)
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+            try:
+                self.stack = await DemoStack.start(0, self._data_dir, self._options)
+            finally:
+                self._ready.set()
+            try:
+                await self._stop.wait()
+            finally:
+                await self.stack.stop()
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+
+    def start(self) -> DemoStack:
+        """Start and return the running stack (or raise what stopped it)."""
+        self._thread.start()
+        self._ready.wait(30)
+        if self.stack is None:
+            raise RuntimeError("the demo did not start") from self._error
+        return self.stack
+
+    def stop(self) -> None:
+        """Stop the stack and wait for the thread; raise what went wrong in it."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+        assert not self._thread.is_alive(), "the demo did not stop"
+        if self._error is not None:
+            raise self._error
