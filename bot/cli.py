@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
+from bot.textsafe import for_terminal
 
 __all__ = ["main"]
 
 
 def _secrets(settings: Settings) -> list[str]:
+    """Every credential in the settings, for the log filter to remove wherever it shows up."""
     values = (
         settings.slack_bot_token,
         settings.slack_signing_secret,
@@ -23,9 +27,14 @@ def _secrets(settings: Settings) -> list[str]:
         settings.patchworks_api_key,
     )
     found = [value.get_secret_value() for value in values if value is not None]
-    password = re.search(r"://[^:/@]+:([^@]+)@", settings.database_url)
-    if password:
-        found.append(password.group(1))
+    # The password of any URL setting (up to the URL's last "@", as mask_url reads it), also in
+    # its percent-decoded form, which is what a driver's error would quote.
+    for name, field in type(settings).model_fields.items():
+        value = getattr(settings, name)
+        if field.annotation is str and isinstance(value, str):
+            password = re.search(r"://[^:/@\s]*:(\S+)@", value)
+            if password:
+                found += [password.group(1), unquote(password.group(1))]
     return found
 
 
@@ -69,7 +78,7 @@ async def _poll_once(settings: Settings) -> int:
     finally:
         await services.aclose()
     if result.error:
-        print(f"syncbot: Patchworks error: {result.error}", file=sys.stderr)
+        print(f"syncbot: Patchworks error: {for_terminal(result.error)}", file=sys.stderr)
         return 1
     return 0
 
@@ -96,14 +105,14 @@ async def _check(settings: Settings) -> int:
             print(f"Slack: token accepted (bot user {bot_user})")
         except SlackError as exc:
             ok = False
-            print(f"Slack: {exc.error}")
+            print(f"Slack: {for_terminal(exc.error)}")
         try:
             async for _ in services.report.failed_pages(datetime.now(UTC) - timedelta(hours=1)):
                 break
             print("Patchworks: API key accepted")
         except PatchworksError as exc:
             ok = False
-            print(f"Patchworks: {exc}")
+            print(f"Patchworks: {for_terminal(str(exc))}")
     finally:
         await services.aclose()
     return 0 if ok else 1
@@ -120,10 +129,13 @@ async def _audit(settings: Settings, since: timedelta) -> int:
     if not rows:
         print("no resync attempts in that window")
     for row in rows:
+        # Every field may hold remote text (Patchworks' refusal reasons) or a forged user id:
+        # each row stays one line and no escape sequence reaches the terminal.
+        user, action, result = (for_terminal(field) for field in (row.user_id, row.action, row.result))
         runs = ",".join(str(run) for run in row.run_ids) or "-"
-        detail = f"  {row.detail}" if row.detail else ""
+        detail = f"  {for_terminal(row.detail)}" if row.detail else ""
         when = f"{row.at:%Y-%m-%d %H:%M:%S}Z"
-        print(f"{when}  {row.user_id:<12} {row.action:<12} {row.result:<22} runs {runs}{detail}")
+        print(f"{when}  {user:<12} {action:<12} {result:<22} runs {runs}{detail}")
     return 0
 
 
@@ -137,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command in ("poll", "check"):
             settings.require("slack_bot_token", "syncbot_channel", "patchworks_api_key")
     except ConfigError as exc:
-        print(f"syncbot: {exc}", file=sys.stderr)
+        print(f"syncbot: {for_terminal(str(exc))}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level, _secrets(settings))
     if args.command == "simulator":
@@ -162,7 +174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(runner(settings))
     except ConfigError as exc:
-        print(f"syncbot: {exc}", file=sys.stderr)
+        print(f"syncbot: {for_terminal(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        # Through logging rather than Python's own traceback print: secrets scrubbed, one header line.
+        logging.getLogger("bot.cli").exception("syncbot %s failed", args.command)
+        return 1

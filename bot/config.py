@@ -7,8 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-__all__ = ["ConfigError", "Settings", "load_settings"]
+from bot.textsafe import mask_url
+
+__all__ = ["ConfigError", "Settings", "load_settings", "mask_url"]
 
 _SLACK_ID = re.compile(r"^[A-Z][A-Z0-9]{2,}$")
 
@@ -44,6 +48,7 @@ class Settings(BaseSettings):
     syncbot_digest_max_messages: int = Field(5, ge=1, le=50)
     syncbot_resync_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
     syncbot_resync_groups: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    syncbot_group_cache_seconds: int = Field(60, ge=0, le=3600)
     database_url: str = Field("sqlite+aiosqlite:///./syncbot.db")
     port: int = Field(3000, ge=0, le=65_535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -118,15 +123,35 @@ class Settings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Read and validate settings; a bad value becomes one ConfigError line naming the variable."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         error = exc.errors()[0]
         name = str(error["loc"][0]).upper() if error["loc"] else "settings"
         message = str(error["msg"]).removeprefix("Value error, ")
         shown = error.get("input")
+        # Mask before cutting: a cut URL may lose the "@" that marks where its password ends.
         got = (
             ""
             if isinstance(shown, dict | SecretStr) or name.endswith(("TOKEN", "KEY", "SECRET"))
-            else (f", got {str(shown)[:60]!r}")
+            else (f", got {_masked(str(shown))[:60]!r}")
         )
-        raise ConfigError(f"{name}: {message}{got}") from None
+        # The whole line too: pydantic may quote the value inside its own message.
+        raise ConfigError(mask_url(f"{name}: {message}{got}")) from None
+    try:
+        # Only the prefix is validated above; a bad port or host would otherwise surface later as
+        # a traceback from the database driver.
+        make_url(settings.database_url)
+    except (ArgumentError, ValueError):
+        shown = _masked(settings.database_url)[:60]
+        raise ConfigError(f"DATABASE_URL: not a database URL we can read, got {shown!r}") from None
+    return settings
+
+
+def _masked(value: str) -> str:
+    # A value is one URL: everything between "user:" and its last "@" is the password, even
+    # characters (a space) at which mask_url, made for URLs inside sentences, stops.
+    scheme, sep, rest = value.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if sep and at and ":" in userinfo:
+        value = f"{scheme}://{userinfo.partition(':')[0]}:***@{host}"
+    return mask_url(value)

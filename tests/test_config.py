@@ -110,3 +110,54 @@ def test_check_reaches_slack_and_patchworks_and_names_what_fails(settings_env: d
     assert bad.returncode == 1
     assert "PATCHWORKS_API_KEY" in bad.stdout
     assert "wrong" not in bad.stdout + bad.stderr
+
+
+def test_the_group_cache_lifetime_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, good in GOOD.items():
+        monkeypatch.setenv(key, good)
+    assert load_settings(_env_file=None).syncbot_group_cache_seconds == 60
+    monkeypatch.setenv("SYNCBOT_GROUP_CACHE_SECONDS", "0")  # 0: re-read membership on every action
+    assert load_settings(_env_file=None).syncbot_group_cache_seconds == 0
+    for bad in ("-1", "3601", "soon"):
+        monkeypatch.setenv("SYNCBOT_GROUP_CACHE_SECONDS", bad)
+        with pytest.raises(ConfigError, match="SYNCBOT_GROUP_CACHE_SECONDS"):
+            load_settings(_env_file=None)
+
+
+DB_PASSWORD = "Hunter2-db-pass"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_URL", f"postgresql://syncbot:{DB_PASSWORD}@db.internal/syncbot"),
+        ("DATABASE_URL", f"postgresql+asyncpg://syncbot:{DB_PASSWORD}@db.internal:notaport/syncbot"),
+        # Cut to 60 characters before masking, this one would show most of its password.
+        ("DATABASE_URL", f"mysql://{'u' * 40}:{DB_PASSWORD}@db.internal/syncbot"),
+        ("DATABASE_URL", f"postgres://syncbot:{DB_PASSWORD} and more@db.internal/syncbot"),
+        ("DATABASE_URL", f"postgres://syncbot:p@ss:{DB_PASSWORD}@db.internal/syncbot"),
+        ("DATABASE_URL", f"postgres://syncbot:{DB_PASSWORD}/syncbot"),
+        ("SLACK_API_URL", f"ftp://bot:{DB_PASSWORD}@slack.internal/api/"),
+        ("PATCHWORKS_API_URL", f"core.internal://bot:{DB_PASSWORD}@x/api/v1"),
+    ],
+)
+def test_a_url_s_password_never_shows_in_the_error(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    for key, good in GOOD.items():
+        monkeypatch.setenv(key, good)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_env_file=None)
+    message = str(caught.value)
+    assert message.startswith(f"{name}: ")
+    assert ":***" in message
+    pieces = {DB_PASSWORD[start : start + 8] for start in range(len(DB_PASSWORD) - 7)}
+    assert not [piece for piece in pieces if piece in message]
+    assert "\n" not in message
+
+
+def test_a_good_database_url_is_kept_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"postgresql+asyncpg://syncbot:{DB_PASSWORD}@db.internal:5432/syncbot"
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert load_settings(_env_file=None).database_url == url

@@ -809,3 +809,66 @@ async def test_every_request_including_retries_goes_through_the_pacer() -> None:
     await report.aclose()
     assert report.requests_made == 3
     assert fake.now == pytest.approx(20.0)
+
+
+# ---- the key echoed back: never passed on, whole or in pieces ---------------------------------
+
+ECHOES = {
+    "whole": f"Authorization: {KEY} is not valid",
+    # The key starts at 190: cut to 200 characters before the scrub, its first 10 would survive.
+    "straddling the cut": ("x" * 190 + KEY + "y" * 100)[:230],
+    "a 10-character piece": f"token {KEY[5:15]}… rejected",
+    "split by a newline": f"{KEY[:12]}\n{KEY[12:]}",
+}
+
+
+def key_pieces_in(text: str) -> list[str]:
+    """Every 8-character piece of the key found in text."""
+    return sorted({KEY[i : i + 8] for i in range(len(KEY) - 7)} & {text[i : i + 8] for i in range(len(text))})
+
+
+def echoing(where: str, echo: str) -> Handler:
+    """A Patchworks that puts `echo` into the answer that `where` names."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if where == "unreadable body":
+            return httpx.Response(200, text=echo)
+        if where == "4xx message":
+            return ok({"message": echo}, 400)
+        if where == "422 refusal":
+            return ok({"message": echo}, 422)
+        if where == "unknown status":
+            return ok({"data": run(5, status=echo)})
+        raise httpx.ConnectError(echo, request=request)
+
+    return handler
+
+
+@pytest.mark.parametrize("echo", ECHOES.values(), ids=ECHOES.keys())
+@pytest.mark.parametrize(
+    "where", ["unreadable body", "4xx message", "422 refusal", "unknown status", "connection error"]
+)
+async def test_an_echoed_key_never_survives_in_any_piece(
+    where: str, echo: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    report, _ = make(echoing(where, echo), max_retries=0)
+    call = report.resync(5) if where == "422 refusal" else report.entry(5)
+    with caplog.at_level(logging.DEBUG), pytest.raises(PatchworksError) as caught:
+        await call
+    await report.aclose()
+    assert key_pieces_in(str(caught.value)) == []
+    assert key_pieces_in(repr(caught.value)) == []
+    assert all(key_pieces_in(record.getMessage()) == [] for record in caplog.records)
+    if where != "unknown status":  # that message quotes only the first 40 characters
+        assert "[redacted]" in str(caught.value)
+    assert len(str(caught.value)) < 400
+
+
+async def test_remote_text_is_cut_to_the_snippet_after_the_scrub() -> None:
+    body = "x" * 150 + KEY + "y" * 5000
+    report, _ = make(lambda request: ok({"message": body}, 400))
+    with pytest.raises(PatchworksError) as caught:
+        await report.flow(7)
+    await report.aclose()
+    # 150 x's, one marker where the key was, and y's up to 200 characters in all.
+    assert str(caught.value).endswith(": " + ("x" * 150 + "[redacted]" + "y" * 5000)[:200])

@@ -34,6 +34,7 @@ from bot.patchworks.errors import (
     Unavailable,
 )
 from bot.patchworks.models import ErrorLine, Flow, SyncEntry
+from bot.textsafe import Scrubber
 
 __all__ = ["CoreApiReport"]
 
@@ -47,6 +48,10 @@ _BACKOFF_CAP = 30.0
 # A Retry-After longer than this is not waited out inside one call: the caller gets RateLimited.
 _MAX_RETRY_AFTER = 120.0
 _BODY_SNIPPET = 200
+# Remote text is cut to this before the key is scrubbed from it (a bound on the scrub's work, far
+# beyond what is ever shown), and to _BODY_SNIPPET only after: a cut first could leave a piece of
+# the key at the edge where the scrub no longer recognises it.
+_SCRUB_CAP = 4096
 # Guards against a server that ignores `page` and sends no meta: never loop forever.
 _MAX_PAGES = 10_000
 
@@ -115,7 +120,7 @@ class CoreApiReport:
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._app_url = app_url
-        self._key = api_key
+        self._scrubber = Scrubber([api_key])
         self._max_retries = max(0, max_retries)
         self._sleep = sleep
         self._pacer = Pacer(requests_per_minute, clock=clock, sleep=sleep)
@@ -175,7 +180,7 @@ class CoreApiReport:
             found = parse_run(data, included=index_included(payload.get("included")), app_url=self._app_url)
         except ValueError as exc:  # ParseError, or pydantic's ValidationError
             raise BadResponse(
-                f"Patchworks sent run {run_id} in a shape we cannot read: {exc!s:.200}"
+                f"Patchworks sent run {run_id} in a shape we cannot read: {self._shown(str(exc))}"
             ) from None
         if found.errors:
             return found
@@ -204,7 +209,7 @@ class CoreApiReport:
             return parse_flow(payload["data"], index_included(payload.get("included")))
         except ValueError as exc:  # ParseError, or pydantic's ValidationError
             raise BadResponse(
-                f"Patchworks sent flow {flow_id} in a shape we cannot read: {exc!s:.200}"
+                f"Patchworks sent flow {flow_id} in a shape we cannot read: {self._shown(str(exc))}"
             ) from None
 
     async def resync(self, run_id: int) -> int:
@@ -214,7 +219,7 @@ class CoreApiReport:
         if response.status_code == 422:
             message = _message_of(response)
             raise ResyncRefused(
-                self._scrub(message) if message else f"Patchworks refused to retry run {run_id} (HTTP 422)"
+                self._shown(message) if message else f"Patchworks refused to retry run {run_id} (HTTP 422)"
             )
         try:
             payload = self._payload("POST", path, response, not_found=_run_gone(run_id))
@@ -339,7 +344,7 @@ class CoreApiReport:
             raise NotFound(not_found or f"{path} not found in Patchworks")
         if 400 <= status < 500:
             message = _message_of(response)
-            detail = f": {self._scrub(message)}" if message else ""
+            detail = f": {self._shown(message)}" if message else ""
             raise PatchworksError(f"Patchworks refused {method} {path} (HTTP {status}){detail}")
         if not 200 <= status < 300:
             self._bad(method, path, response, f"unexpected HTTP {status}")
@@ -357,19 +362,24 @@ class CoreApiReport:
         return payload
 
     def _bad(self, method: Method, path: str, response: httpx.Response, what: str) -> NoReturn:
-        snippet = self._scrub(response.text[:_BODY_SNIPPET]) if response.content else ""
+        snippet = self._shown(response.text) if response.content else ""
         raise BadResponse(
             f"Patchworks answered {method} {path} (HTTP {response.status_code}) with {what}: {snippet!r}"
         )
 
+    def _shown(self, remote: str) -> str:
+        """Remote text as an error message may carry it: the key scrubbed first, then cut short."""
+        return self._scrub(remote[:_SCRUB_CAP])[:_BODY_SNIPPET]
+
     def _scrub(self, text: str) -> str:
-        # Servers sometimes echo request headers in error pages; never pass the key on.
-        return text.replace(self._key, "[redacted]") if self._key else text
+        # Servers sometimes echo request headers in error pages, whole or in part: never pass the
+        # key, or any 8-character piece of it, on.
+        return self._scrubber(text)
 
     def _unreachable(self, method: Method, path: str, exc: Exception, attempts: int) -> str:
         return self._scrub(
             f"Patchworks could not be reached for {method} {path} after {attempts} attempts "
-            f"({type(exc).__name__}: {exc!s:.200})"
+            f"({type(exc).__name__}: {self._shown(str(exc))})"
         )
 
     @staticmethod
@@ -385,10 +395,11 @@ def _run_gone(run_id: int) -> str:
 
 
 def _message_of(response: httpx.Response) -> str | None:
-    """Patchworks' (Laravel's) `{"message": ...}`, cut short; None when absent."""
+    """Patchworks' (Laravel's) `{"message": ...}`, unscrubbed; None when absent."""
     try:
         body = response.json()
     except ValueError:
         return None
     message = body.get("message") if isinstance(body, dict) else None
-    return message.strip()[:_BODY_SNIPPET] if isinstance(message, str) and message.strip() else None
+    # Cut only to the scrub's bound here: the caller scrubs the key, then cuts to what is shown.
+    return message.strip()[:_SCRUB_CAP] if isinstance(message, str) and message.strip() else None
