@@ -20,7 +20,7 @@ from blocks.ids import Action, ViewId
 from blocks.limits import MAX_OPTIONS, OPTION_TEXT, PRIVATE_METADATA, SECTION_TEXT
 from blocks.model import BulkPlan, DigestItem, Skipped
 from blocks.text import escaped, first_line, one_line, plain, truncate, user_mention
-from blocks.values import MAX_VALUE_CHARS, BulkRef, encode
+from blocks.values import MAX_RUNS, MAX_VALUE_CHARS, BulkRef, InvalidValue, decode_run_option, encode
 from bot.patchworks.models import SyncEntry
 
 __all__ = [
@@ -90,21 +90,24 @@ def _option_label(entry: SyncEntry) -> str:
 
 
 def selected_runs(state_values: object) -> tuple[int, ...]:
-    """Run ids chosen in the bulk select, from a payload's `state.values`; anything odd is dropped.
+    """Run ids chosen in the bulk select, from a payload's `state.values`, in order, deduplicated.
 
-    The select's block_id changes with every update, so it is found by its action_id.
+    The select's block_id changes with every update, so it is found by its action_id. No select
+    or no selection gives (); an option value syncbot did not write (not a run id, out of
+    range) raises InvalidValue, so a forged selection is refused whole, never half-run.
     """
     runs: dict[int, None] = {}
     blocks = state_values.values() if isinstance(state_values, Mapping) else ()
     for block in blocks:
         chosen = block.get(Action.BULK_SELECT) if isinstance(block, Mapping) else None
         options = chosen.get("selected_options") if isinstance(chosen, Mapping) else None
-        for option in options if isinstance(options, list) else ():
+        if options is not None and not isinstance(options, list):
+            raise InvalidValue("selected_options is not a list")
+        for option in options or ():
             value = option.get("value") if isinstance(option, Mapping) else None
-            if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 16:
-                run = int(value)
-                if run >= 1:
-                    runs[run] = None
+            runs[decode_run_option(value)] = None
+            if len(runs) > MAX_RUNS:
+                raise InvalidValue("more options than the select offers")
     return tuple(runs)
 
 

@@ -22,6 +22,7 @@ from blocks.ids import Action, ViewId
 from blocks.limits import MAX_VIEW_BLOCKS, VIEW_BYTES, view_size
 from blocks.model import Attempt, DetailsModel, DigestItem, EntryState
 from blocks.text import (
+    ELLIPSIS,
     chunks,
     escape_entities,
     escaped,
@@ -30,6 +31,7 @@ from blocks.text import (
     one_line,
     plain,
     slack_date,
+    truncate,
     user_mention,
     utc_text,
     web_url,
@@ -44,6 +46,7 @@ ERROR_CHUNK = 2900
 # Room kept free in the view for block_id suffixes, the footer and the modal's own fields.
 _BYTES_HEADROOM = 15_000
 _MAX_SYSTEMS = 20
+_NOTICE_CHARS = 2000
 _MAX_ATTEMPTS = 20
 _HEALTH_ICON = {Health.OPERATIONAL: "✅", Health.UNREACHABLE: "🔌", Health.AUTH_FAILED: "🔑"}
 _STATE_WORDS = {
@@ -168,13 +171,26 @@ def _error_blocks(entry: SyncEntry, blocks_left: int, bytes_left: int) -> list[B
     return out
 
 
+def _notice_text(notice: str) -> str:
+    """The notice as the mrkdwn syncbot built (mentions real, untrusted parts already escaped).
+
+    Not escaped again, or a mention would show as a literal `<@U…>`; only cut to size, and never
+    inside a `<…>` token, which would leave half a mention or link on screen.
+    """
+    text = truncate(notice.strip(), _NOTICE_CHARS)
+    opened = text.rfind("<")
+    if opened > text.rfind(">"):
+        text = text[:opened].rstrip() + ELLIPSIS
+    return text
+
+
 def build_details_modal(model: DetailsModel) -> Block:
     """The Details modal for one entry, within Slack's view limits for any error log."""
     entry = model.entry
     item_state = state_line(entry, model.outcome)
     blocks = [header(plain(one_line(entry.flow_name) or "Unknown flow", 150), key="head")]
     if model.notice and model.notice.strip():
-        blocks.append(section(f":information_source: {escaped(model.notice.strip(), 2000)}", key="notice"))
+        blocks.append(section(f":information_source: {_notice_text(model.notice)}", key="notice"))
     blocks.append(_fields(entry))
     if item_state:
         blocks.append(section(item_state, key="state"))

@@ -53,6 +53,12 @@ def notice_modal(title: str, text: str) -> Block:
     return modal(title[:MODAL_TITLE], [section(truncate(body, SECTION_TEXT), key="notice")])
 
 
+def mrkdwn_notice_modal(title: str, text: str) -> Block:
+    """A notice modal from mrkdwn the caller built safely (untrusted parts escaped, mentions real)."""
+    body = text.strip() or "(no message)"
+    return modal(title[:MODAL_TITLE], [section(truncate(body, SECTION_TEXT), key="notice")])
+
+
 def loading_modal(title: str) -> Block:
     """A placeholder opened at once (trigger ids expire in 3 s) and updated when data arrives."""
     return modal(title[:MODAL_TITLE], [section("⏳ Loading…", key="loading")])

@@ -111,4 +111,6 @@ class DetailsModel(_Frozen):
     health: tuple[SystemHealth, ...] = ()
     attempts: tuple[Attempt, ...] = ()
     message_id: int | None = None
-    notice: str | None = None  # one line on top, e.g. what a resync just requested did
+    # One line on top, e.g. what a resync just requested did: syncbot's own mrkdwn (a resync
+    # result's message), shown as is, so untrusted parts must already be escaped.
+    notice: str | None = None

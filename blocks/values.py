@@ -6,14 +6,39 @@ Values carry IDs only; the server re-reads everything else before acting.
 from __future__ import annotations
 
 import json
-from typing import Literal, TypeVar
+import re
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-__all__ = ["BulkRef", "EntryRef", "InvalidValue", "ListRef", "decode", "encode"]
+__all__ = [
+    "MAX_ID",
+    "MAX_RUNS",
+    "BulkRef",
+    "EntryRef",
+    "Id",
+    "InvalidValue",
+    "ListRef",
+    "RunId",
+    "decode",
+    "decode_run_option",
+    "encode",
+]
 
 # Slack allows 2000 characters in a button value and 150 in an option value; refuse more early.
 MAX_VALUE_CHARS = 2000
+# Ids fit a JSON number exactly and a 64-bit database column; a forged bigger one is refused here
+# instead of overflowing SQLite or Patchworks later.
+MAX_ID = 2**53
+# Run ids one bulk value may carry: at least blocks.bulk.BULK_MAX and the select's MAX_OPTIONS.
+MAX_RUNS = 200
+
+# Strict: JSON true, 5.0 or "5" are not ids syncbot wrote, so they are refused, not coerced.
+Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+RunId = Id
+_RUN_ID: TypeAdapter[int] = TypeAdapter(RunId)
+# An option value is the run id in decimal, as `blocks.bulk.bulk_actions` writes it.
+_OPTION_DIGITS = re.compile(r"[1-9][0-9]{0,15}")
 
 
 class InvalidValue(ValueError):
@@ -28,16 +53,16 @@ class EntryRef(_Value):
     """One entry: the run to act on and, when it sits in a digest, the message row holding it."""
 
     v: Literal[1] = 1
-    run: int = Field(ge=1, le=2**53)
-    msg: int | None = Field(None, ge=1, le=2**53)
+    run: RunId
+    msg: Id | None = None
 
 
 class BulkRef(_Value):
     """A bulk action on a digest message, or on a listing when `msg` is None."""
 
     v: Literal[1] = 1
-    msg: int | None = Field(None, ge=1, le=2**53)
-    runs: tuple[int, ...] = ()
+    msg: Id | None = None
+    runs: tuple[RunId, ...] = Field((), max_length=MAX_RUNS)
     ch: str | None = Field(None, max_length=32)  # where to answer when there is no digest
 
 
@@ -48,7 +73,7 @@ class ListRef(_Value):
     q: str = Field("", max_length=200)
     minutes: int = Field(ge=1, le=15 * 24 * 60)
     page: int = Field(1, ge=1, le=10_000)
-    digest: int | None = Field(None, ge=1, le=2**53)
+    digest: Id | None = None
 
 
 _V = TypeVar("_V", bound=_Value)
@@ -67,3 +92,13 @@ def decode(kind: type[_V], raw: object) -> _V:
         return kind.model_validate(json.loads(raw))
     except (ValueError, ValidationError) as exc:
         raise InvalidValue(f"not a {kind.__name__}") from exc
+
+
+def decode_run_option(raw: object) -> int:
+    """A run id from a bulk-select option value (decimal digits); anything else raises InvalidValue."""
+    if not isinstance(raw, str) or not _OPTION_DIGITS.fullmatch(raw):
+        raise InvalidValue("not a run id option")
+    try:
+        return _RUN_ID.validate_python(int(raw))
+    except ValidationError as exc:
+        raise InvalidValue("run id out of range") from exc

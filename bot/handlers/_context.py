@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from blocks.messages import loading_modal, mrkdwn_notice, notice
+from blocks.messages import loading_modal, mrkdwn_notice, notice, notice_modal
 from blocks.values import InvalidValue, decode
 from bot.services import Services
 from bot.slack import SlackError
@@ -70,7 +71,15 @@ async def open_then_fill(
     except SlackError as exc:
         log.warning("%s modal not opened: %s", title, exc.error)
         return
-    view = await build()
+    try:
+        view = await build()
+    except Exception:
+        # Never leave the user looking at "Loading…": say what happened, with a reference.
+        reference = uuid.uuid4().hex[:8]
+        log.exception("%s modal could not be built (ref %s)", title, reference)
+        view = notice_modal(
+            title, f"Something went wrong on syncbot's side (ref {reference}). Nothing was changed."
+        )
     try:
         await services.slack.update_view(view_id, view)
     except SlackError as exc:
@@ -121,15 +130,21 @@ async def tell(
 
 
 async def allowed_to_resync(services: Services, body: Body, run_ids: list[int], action: str) -> bool:
-    """Check the allow-list on the server; a refusal is audited and explained to the user."""
+    """Check the allow-list on the server; a refusal is audited and explained to the user.
+
+    When group membership could not be read the action is refused too ("unverified" in the
+    audit log), with an explanation that asks the user to try again.
+    """
     user = user_of(body)
-    if user and await services.authz.can_resync(user):
+    decision = await services.authz.decide(user)
+    if decision.allowed:
         return True
-    await services.store.audit(user_id=user or "unknown", action=action, run_ids=run_ids, result="refused")
-    await tell(
-        services,
-        body,
-        "You are not allowed to resync: ask an admin to add you to SYNCBOT_RESYNC_USERS "
-        "or one of the user groups in SYNCBOT_RESYNC_GROUPS. Reading is open to everyone.",
+    await services.store.audit(
+        user_id=user or "unknown",
+        action=action,
+        run_ids=run_ids,
+        result=decision.verdict.value,
+        detail=decision.reason or None,
     )
+    await tell(services, body, decision.explanation)
     return False

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from blocks.details import build_details_modal
 from blocks.ids import Action
-from blocks.messages import notice_modal
+from blocks.messages import mrkdwn_notice_modal, notice_modal
 from blocks.model import DetailsModel, Outcome
 from blocks.values import EntryRef
 from bot.handlers._context import open_then_fill, read_value
@@ -49,7 +49,9 @@ async def details_view(services: Services, ref: EntryRef, notice: str | None = N
             "Failed sync", f"Run {ref.run} no longer exists in Patchworks (run logs are kept 7 days)."
         )
     except PatchworksError as exc:
-        return notice_modal("Failed sync", notice or f"Patchworks could not be reached: {exc}")
+        if notice:
+            return mrkdwn_notice_modal("Failed sync", notice)
+        return notice_modal("Failed sync", f"Patchworks could not be reached: {exc}")
     return build_details_modal(model.model_copy(update={"notice": notice}))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from blockkit_support import (
     ADMIN,
     HOSTILE,
@@ -16,7 +17,7 @@ from blockkit_support import (
 from blocks.bulk import BULK_MAX, build_bulk_confirm_modal, build_bulk_summary, selected_runs
 from blocks.ids import Action, ViewId
 from blocks.model import BulkPlan, Skipped
-from blocks.values import BulkRef, decode
+from blocks.values import MAX_RUNS, BulkRef, InvalidValue, decode
 
 
 def plan(n: int, *, skipped: int = 0, message_id: int | None = 42, base: int = 1) -> BulkPlan:
@@ -140,10 +141,44 @@ def test_selected_runs_reads_the_state_by_action_id() -> None:
             Action.BULK_SELECT: {"selected_options": [{"value": "12"}, {"value": "7"}, {"value": "12"}]}
         },
         "other": {"x": {"value": "99"}},
-        "junk": {
-            Action.BULK_SELECT: {"selected_options": [{"value": "-1"}, {"value": "0"}, {"value": "١٢"}, 5]}
-        },
+        "empty": {Action.BULK_SELECT: {"selected_options": []}},
     }
     assert selected_runs(state) == (12, 7)
     assert selected_runs(None) == ()
     assert selected_runs({"b": {Action.BULK_SELECT: {"selected_options": None}}}) == ()
+    largest = {"b": {Action.BULK_SELECT: {"selected_options": [{"value": str(2**53)}]}}}
+    assert selected_runs(largest) == (2**53,)
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"value": "1" + "0" * 22},  # 23 digits: "Python int too large" for SQLite, once
+        {"value": str(2**53 + 1)},
+        {"value": "9" * 16},
+        {"value": "-1"},
+        {"value": "0"},
+        {"value": "012"},
+        {"value": "1.5"},
+        {"value": "1e3"},
+        {"value": " 12"},
+        {"value": "١٢"},
+        {"value": ""},
+        {"value": 12},
+        {"value": None},
+        {},
+        5,
+    ],
+)
+def test_a_forged_option_refuses_the_whole_selection(option: object) -> None:
+    state = {"b": {Action.BULK_SELECT: {"selected_options": [{"value": "12"}, option]}}}
+    with pytest.raises(InvalidValue):
+        selected_runs(state)
+
+
+def test_a_selection_bigger_than_any_select_is_refused() -> None:
+    options = [{"value": str(run)} for run in range(1, MAX_RUNS + 2)]
+    with pytest.raises(InvalidValue):
+        selected_runs({"b": {Action.BULK_SELECT: {"selected_options": options}}})
+    with pytest.raises(InvalidValue):
+        selected_runs({"b": {Action.BULK_SELECT: {"selected_options": "12"}}})

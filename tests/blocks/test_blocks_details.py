@@ -22,6 +22,7 @@ from blocks.details import ERROR_CHUNK, build_details_modal
 from blocks.ids import Action, ViewId
 from blocks.limits import VIEW_BYTES
 from blocks.model import Attempt, DetailsModel, EntryState, Outcome
+from blocks.text import escape, user_mention
 from blocks.values import EntryRef, decode
 from bot.patchworks.models import ErrorLine, Health, SystemHealth
 
@@ -76,9 +77,28 @@ def test_queued_entry_shows_its_state_and_no_resync() -> None:
     assert not buttons(view["blocks"], Action.RESYNC)
 
 
-def test_notice_is_shown_escaped() -> None:
-    view = build_details_modal(DetailsModel(entry=entry(), notice="Queued as run 5 <!here>"))
-    assert view["blocks"][1]["text"]["text"] == ":information_source: Queued as run 5 &lt;!here&gt;"
+def test_notice_is_syncbots_mrkdwn_with_a_real_mention_and_untrusted_text_escaped() -> None:
+    # As bot/resync.py builds it: the user's mention is real, Patchworks' text is escaped.
+    notice = f"{user_mention(ADMIN)} already resynced run 5. " + escape("Patchworks said: <!here> *now*")
+    view = build_details_modal(DetailsModel(entry=entry(), notice=notice))
+    assert_valid_modal(view)
+    shown = view["blocks"][1]["text"]["text"]
+    assert shown.startswith(f":information_source: <@{ADMIN}> already resynced run 5.")
+    assert "&lt;@" not in shown
+    assert "&lt;!here&gt;" in shown
+    assert "<!here>" not in shown
+    assert "*now*" not in shown
+    assert raw_tokens("", view["blocks"]) == []
+
+
+def test_a_long_notice_is_never_cut_inside_a_mention() -> None:
+    mention = user_mention(ADMIN)
+    for pad in range(1985, 2000):
+        view = build_details_modal(DetailsModel(entry=entry(), notice="x" * pad + mention + " resynced"))
+        shown = view["blocks"][1]["text"]["text"]
+        assert shown.endswith("…"), pad
+        assert mention in shown or "<" not in shown, pad  # whole, or not at all
+        assert raw_tokens("", view["blocks"]) == []
 
 
 def test_health_and_history() -> None:
@@ -157,7 +177,7 @@ def test_hostile_details_are_escaped() -> None:
     bad = " ".join(HOSTILE)
     sync_entry = entry(flow=bad, reference=bad, errors=errors, trigger=bad)
     health = (SystemHealth(system=bad, health=Health.AUTH_FAILED, evidence=bad),)
-    view = build_details_modal(DetailsModel(entry=sync_entry, health=health, notice=bad))
+    view = build_details_modal(DetailsModel(entry=sync_entry, health=health, notice=escape(bad)))
     assert_valid_modal(view)
     assert raw_tokens("", view["blocks"]) == []
     assert "&lt;!channel&gt;" in all_text("", view["blocks"])

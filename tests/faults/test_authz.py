@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 import pytest
 from conftest import CHANNEL, FakeSlack, RunningBot, Sim, forged_click
@@ -15,6 +17,7 @@ from conftest import CHANNEL, FakeSlack, RunningBot, Sim, forged_click
 from blocks.ids import Action, ViewId
 from blocks.values import BulkRef, EntryRef, ListRef, encode
 
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)  # audit rows since: all of them
 ADMIN, MANAGER, VIEWER = "U0ADA", "U0MAX", "U0VIC"  # listed, in S0MANAGERS, neither
 
 # Actions that change something in Patchworks; everything else is reading.
@@ -66,7 +69,7 @@ async def test_a_viewer_is_refused_on_every_resync_action(
     await asyncio.sleep(0.2)
     assert sim.world.retry_calls == []
     assert slack.workspace.calls("views.open") == []
-    audit = await bot.services.store.audit_since(bot.services.started_at.replace(year=2000))
+    audit = await bot.services.store.audit_since(LONG_AGO)
     assert [(row.user_id, row.result) for row in audit] == [(VIEWER, "refused")]
 
 
@@ -131,3 +134,93 @@ async def test_group_members_may_resync_and_the_audit_command_prints_it(
     lines = done.stdout.strip().splitlines()
     assert any(MANAGER in line and "queued" in line and str(run) in line for line in lines)
     assert any(VIEWER in line and "refused" in line for line in lines)
+
+
+# -- forged ids: out of range is "not a button syncbot understands", never a crash ----------
+
+BIG = 10**22  # 23 digits: once "Python int too large to convert to SQLite INTEGER"
+
+
+def stuck_loading(slack: FakeSlack) -> list[str]:
+    """Users left looking at a "Loading…" placeholder modal."""
+    return [
+        user
+        for user, stack in slack.workspace.modals.items()
+        for view in stack
+        if "Loading" in json.dumps(view.payload)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("action", "value"),
+    [
+        (Action.DETAILS, f'{{"v":1,"run":{BIG},"msg":1}}'),
+        (Action.RESYNC, f'{{"v":1,"run":{BIG},"msg":1}}'),
+        (Action.RESYNC_ANYWAY, f'{{"v":1,"run":{BIG},"msg":null}}'),
+        (Action.BULK_RESYNC_ALL, f'{{"v":1,"msg":null,"runs":[{BIG}],"ch":"{CHANNEL}"}}'),
+        (Action.BULK_RESYNC_SELECTED, str(BIG)),  # the option value; the button's own value is fine
+    ],
+)
+async def test_a_23_digit_run_id_is_a_stale_button_not_a_crash(
+    bot: RunningBot, sim: Sim, slack: FakeSlack, caplog: pytest.LogCaptureFixture, action: Action, value: str
+) -> None:
+    sim.world.add_failures(1, minutes_ago=2, flow_id=101)
+    await bot.services.poller.run_once()
+    ts = next(iter(slack.workspace.channel(CHANNEL).messages))
+    click = forged_click(slack, ADMIN, ts, action, value)
+    if action == Action.BULK_RESYNC_SELECTED:
+        click["actions"][0]["value"] = encode(BulkRef(msg=None, ch=CHANNEL))
+        click["state"]["values"]["b"]["bulk_select"]["selected_options"] = [
+            {"text": {"type": "plain_text", "text": "forged"}, "value": value}
+        ]
+
+    with caplog.at_level(logging.WARNING):
+        response = await bot.desk.send_payload(click)
+        assert response.status_code == 200
+        await settle(lambda: told(slack, ADMIN))
+        await asyncio.sleep(0.3)
+
+    assert told(slack, ADMIN) == ["That button is not one syncbot understands any more. Nothing was changed."]
+    assert slack.workspace.calls("views.open") == []
+    assert stuck_loading(slack) == []
+    assert sim.world.retry_calls == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_bulk_confirmation_carrying_a_23_digit_run_id_expires(
+    bot: RunningBot, sim: Sim, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    forged = {
+        "type": "modal",
+        "callback_id": ViewId.BULK_CONFIRM,
+        "title": {"type": "plain_text", "text": "Resync entries"},
+        "submit": {"type": "plain_text", "text": "Resync 1"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "1 entry"}}],
+        "private_metadata": f'{{"v":1,"msg":null,"runs":[{BIG}],"ch":"{CHANNEL}"}}',
+    }
+    slack.workspace.open_view(ADMIN, forged)
+
+    with caplog.at_level(logging.WARNING):
+        response = await bot.desk.submit_view(ADMIN)
+
+    assert response.status_code == 200
+    assert "This confirmation expired." in json.dumps(slack.workspace.modals[ADMIN][-1].payload)
+    await asyncio.sleep(0.3)
+    assert sim.world.retry_calls == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_details_of_a_run_patchworks_does_not_know_replaces_the_loading_modal(
+    bot: RunningBot, sim: Sim, slack: FakeSlack
+) -> None:
+    sim.world.add_failures(1, minutes_ago=2, flow_id=101)
+    await bot.services.poller.run_once()
+    ts = next(iter(slack.workspace.channel(CHANNEL).messages))
+    value = encode(EntryRef(run=2**53, msg=1))  # the largest id a value may carry; Patchworks: 404
+
+    await bot.desk.send_payload(forged_click(slack, VIEWER, ts, Action.DETAILS, value))
+
+    await slack.workspace.wait_for("views.update")
+    [view] = slack.workspace.modals[VIEWER]
+    assert f"Run {2**53} no longer exists in Patchworks" in json.dumps(view.payload)
+    assert stuck_loading(slack) == []
