@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from blocks.digest import build_digest
@@ -33,7 +35,7 @@ class DigestPublisher:
         self._store = store
         self._slack = slack
         self.channel = channel
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
 
     async def flush(self) -> bool:
         """Post every unposted digest, oldest first; False when some must wait for a later try."""
@@ -120,9 +122,12 @@ class DigestPublisher:
             log.error("fallback notice for digest %s not posted either: %s", message_id, exc.error)
 
     async def refresh(self, message_id: int) -> bool:
-        """Re-render a posted digest from the store and update it in place."""
-        lock = self._locks.setdefault(message_id, asyncio.Lock())
-        async with lock:
+        """Re-render a posted digest from the store and update it in place.
+
+        False when there is nothing to update or Slack says the message is gone for good; any
+        other Slack error is raised, so the outbox tries again later.
+        """
+        async with self._message_lock(message_id):
             message = await self._store.message(message_id)
             if message is None or message.ts is None:
                 return False
@@ -135,17 +140,28 @@ class DigestPublisher:
             except SlackGone as exc:
                 log.warning("digest %s can no longer be updated (%s)", message_id, exc.error)
                 return False
-            except SlackError as exc:
-                log.error("digest %s not updated: %s", message_id, exc.error)
-                return False
             return True
 
-    async def reply(self, message_id: int, text: str, blocks: list[dict[str, object]] | None = None) -> None:
-        """Post a short note in a digest's thread (never fails the caller)."""
+    async def reply(self, message_id: int, text: str, blocks: list[dict[str, object]] | None = None) -> bool:
+        """Post a note in a digest's thread; False when the digest was never posted."""
         message = await self._store.message(message_id)
         if message is None or message.ts is None:
-            return
+            return False
+        await self._slack.post_message(message.channel, text, blocks, thread_ts=message.ts)
+        return True
+
+    @asynccontextmanager
+    async def _message_lock(self, message_id: int) -> AsyncIterator[None]:
+        # Two rewrites of one message must not cross (the older render would land last); the
+        # lock is dropped when nobody holds or waits for it, so the map stays small.
+        lock, users = self._locks.get(message_id, (asyncio.Lock(), 0))
+        self._locks[message_id] = (lock, users + 1)
         try:
-            await self._slack.post_message(message.channel, text, blocks, thread_ts=message.ts)
-        except SlackError as exc:
-            log.warning("thread reply on digest %s not posted: %s", message_id, exc.error)
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[message_id]
+            if users == 1:
+                del self._locks[message_id]
+            else:
+                self._locks[message_id] = (lock, users - 1)

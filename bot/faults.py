@@ -1,7 +1,9 @@
 """Named crash points for the fault tests.
 
 With SYNCBOT_CRASH_AT=<name> set, the process kills itself with SIGKILL at that point, as an
-out-of-memory kill or a lost node would stop it: no cleanup, no flush. Unset, it does nothing.
+out-of-memory kill or a lost node would stop it: no cleanup, no flush. With SYNCBOT_CRASH_SIGNAL=TERM
+it sends itself SIGTERM instead, as a deploy would, and carries on until the shutdown it started.
+Unset, it does nothing.
 """
 
 from __future__ import annotations
@@ -9,12 +11,25 @@ from __future__ import annotations
 import os
 import signal
 
-__all__ = ["CRASH_POINTS", "crash_point"]
+__all__ = ["CRASH_POINTS", "POLL_CRASH_POINTS", "RESYNC_CRASH_POINTS", "crash_point"]
 
-CRASH_POINTS = ("after_fetch", "after_record", "after_post", "between_posts")
+POLL_CRASH_POINTS = ("after_fetch", "after_record", "after_post", "between_posts")
+# The steps of one resync: claimed (with its audit line), Patchworks answered the retry, the
+# outcome recorded (with its Slack effects), the digest rewritten. "Retry sent" has no point of
+# its own: the tests stop the process while Patchworks holds the answer.
+RESYNC_CRASH_POINTS = ("resync_claimed", "resync_answered", "resync_recorded", "effect_delivered")
+CRASH_POINTS = POLL_CRASH_POINTS + RESYNC_CRASH_POINTS
+
+
+_fired: set[str] = set()
 
 
 def crash_point(name: str) -> None:
-    """Die here when SYNCBOT_CRASH_AT names this point."""
-    if os.environ.get("SYNCBOT_CRASH_AT") == name:
+    """Die here (or start a shutdown here) when SYNCBOT_CRASH_AT names this point."""
+    if os.environ.get("SYNCBOT_CRASH_AT") != name or name in _fired:
+        return
+    _fired.add(name)
+    if os.environ.get("SYNCBOT_CRASH_SIGNAL", "KILL").upper() == "TERM":
+        os.kill(os.getpid(), signal.SIGTERM)
+    else:
         os.kill(os.getpid(), signal.SIGKILL)

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from blocks.digest import ENTRIES_PER_MESSAGE
-from blocks.messages import outage_notice, outcome_reply, recovery_notice
-from blocks.model import EntryState, Outcome
+from blocks.messages import outage_notice, recovery_notice
 from bot.digests import DigestPublisher
+from bot.effects import EffectOutbox
 from bot.faults import crash_point
-from bot.patchworks.errors import NotFound, PatchworksError
-from bot.patchworks.models import RunStatus, SyncEntry
+from bot.follow import ResyncFollower
+from bot.patchworks.errors import PatchworksError
 from bot.patchworks.report import SyncReport
 from bot.slack import SlackClient, SlackError
-from bot.store import ResyncRow, Store
+from bot.store import Store
 
 __all__ = ["PollResult", "Poller"]
 
@@ -35,6 +35,7 @@ class PollResult:
     new: int = 0
     messages: int = 0
     followed: int = 0
+    reconciled: int = 0
     posted_all: bool = True
     error: str | None = None
 
@@ -52,6 +53,8 @@ class Poller:
         store: Store,
         slack: SlackClient,
         digests: DigestPublisher,
+        follower: ResyncFollower,
+        effects: EffectOutbox,
         *,
         lookback: timedelta,
         overlap: timedelta,
@@ -62,6 +65,8 @@ class Poller:
         self._store = store
         self._slack = slack
         self._digests = digests
+        self._follower = follower
+        self._effects = effects
         self._lookback = lookback
         self._overlap = overlap
         self._max_messages = max_messages
@@ -72,7 +77,8 @@ class Poller:
         started = self._clock()
         result = PollResult()
         try:
-            result.followed = await self.follow_resyncs()
+            result.reconciled = await self._follower.reconcile()
+            result.followed = await self._follower.follow()
             watermark = await self._store.watermark()
             since = (watermark or started - self._lookback) - self._overlap
             async for page in self._report.failed_pages(since):
@@ -96,6 +102,8 @@ class Poller:
         result.messages = len(new_messages)
         crash_point("after_record")
         result.posted_all = await self._digests.flush()
+        # What the resyncs above (and any crash before this poll) left for Slack.
+        await self._effects.deliver()
         if result.posted_all and result.error is None:
             await self._store.set_watermark(started)
         log.info(
@@ -107,50 +115,6 @@ class Poller:
             "" if result.posted_all else " (some digests wait for Slack)",
         )
         return result
-
-    async def follow_resyncs(self) -> int:
-        """Read each queued resync's new run; write finished outcomes back into their digests."""
-        finished = 0
-        for resync in await self._store.queued_resyncs():
-            if resync.new_run_id is None:
-                continue
-            try:
-                run = await self._report.entry(resync.new_run_id)
-            except NotFound:
-                await self._finish(
-                    resync, EntryState.ERROR, f"run {resync.new_run_id} vanished from Patchworks"
-                )
-                finished += 1
-                continue
-            if run.status is RunStatus.STARTED:
-                continue
-            if run.status is RunStatus.SUCCESS:
-                await self._finish(resync, EntryState.OK, None)
-            else:
-                await self._finish(resync, EntryState.FAILED_AGAIN, run.error_summary, current=run)
-            finished += 1
-        return finished
-
-    async def _finish(
-        self, resync: ResyncRow, state: EntryState, detail: str | None, current: SyncEntry | None = None
-    ) -> None:
-        outcome_name = {EntryState.OK: "ok", EntryState.FAILED_AGAIN: "failed"}.get(state, "error")
-        await self._store.update_resync(resync.id, outcome=outcome_name, detail=detail)
-        entry = await self._store.entry_for_run(resync.entry_run_id or resync.run_id)
-        if entry is None:
-            return
-        outcome = Outcome(
-            state=state,
-            by_user=resync.requested_by,
-            at=self._clock(),
-            new_run_id=resync.new_run_id,
-            detail=detail,
-        )
-        await self._store.set_outcome(entry.run_id, outcome, current=current)
-        if entry.message_id is not None:
-            await self._digests.refresh(entry.message_id)
-            text, blocks = outcome_reply(entry.entry, outcome)
-            await self._digests.reply(entry.message_id, text, blocks)
 
     async def _enter_outage(self, reason: str) -> None:
         if await self._store.get_meta(OUTAGE_KEY) is not None:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from blocks.bulk import BULK_MAX
-from blocks.model import BulkPlan, EntryState, Outcome, Skipped
+from blocks.bulk import BULK_MAX, build_bulk_summary
+from blocks.model import BulkPlan, Outcome, Skipped
 from blocks.text import escape, user_mention
-from bot.digests import DigestPublisher
+from bot.effects import EffectOutbox
+from bot.faults import crash_point
 from bot.patchworks.errors import (
     AuthFailed,
     NotFound,
@@ -22,6 +24,7 @@ from bot.patchworks.errors import (
 from bot.patchworks.health import derive_health
 from bot.patchworks.models import Health, RunStatus, SyncEntry, SystemHealth
 from bot.patchworks.report import SyncReport
+from bot.states import ResyncOutcome
 from bot.store import EntryRow, Store
 
 __all__ = ["BulkOutcome", "ResyncResult", "ResyncStatus", "Resyncer"]
@@ -67,6 +70,16 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    """A claimed resync on its way to Patchworks: whose it is and where its entry shows."""
+
+    run_id: int
+    entry_run_id: int
+    user_id: str
+    tracked: EntryRow | None
+
+
 def _hhmm(when: datetime) -> str:
     return when.strftime("%H:%M UTC")
 
@@ -78,14 +91,14 @@ class Resyncer:
         self,
         report: SyncReport,
         store: Store,
-        digests: DigestPublisher,
+        effects: EffectOutbox,
         *,
         clock: Callable[[], datetime] = _utcnow,
         health_window: timedelta = timedelta(hours=1),
     ) -> None:
         self._report = report
         self._store = store
-        self._digests = digests
+        self._effects = effects
         self._clock = clock
         self._health_window = health_window
 
@@ -102,26 +115,37 @@ class Resyncer:
         return derive_health(entries, now=now, window=self._health_window)
 
     async def resync_one(
-        self, run_id: int, user_id: str, *, force: bool = False, refresh: bool = True
+        self, run_id: int, user_id: str, *, force: bool = False, deliver: bool = True
     ) -> ResyncResult:
         """Resync one run for a user; `force` skips the health warning (the user confirmed it).
 
-        Every attempt, whatever its outcome, is written to the audit log. With `refresh` False
-        the digest holding the entry is not rewritten: the caller does it once for many.
+        Every attempt, whatever its outcome, is written to the audit log; one that reaches
+        Patchworks is audited before the retry is sent. With `deliver` False the digest rewrites
+        it causes wait in the outbox: the caller delivers them once for many.
         """
-        result = await self._resync_one(run_id, user_id, force=force, refresh=refresh)
+        checked = await self._check(run_id, force=force)
+        if isinstance(checked, SyncEntry):
+            result = await self._claim_and_retry(checked, user_id)
+        else:
+            result = checked
+            await self._audit_refusal(result, user_id)
+        if deliver:
+            await self._effects.deliver()
+        return result
+
+    async def _audit_refusal(self, result: ResyncResult, user_id: str) -> None:
         await self._store.audit(
             user_id=user_id,
             action="resync",
-            run_ids=[run_id],
+            run_ids=[result.run_id],
             result=result.status.value,
-            detail=f"new run {result.new_run_id}" if result.new_run_id else result.reason,
+            detail=result.reason,
         )
-        return result
 
-    async def _resync_one(self, run_id: int, user_id: str, *, force: bool, refresh: bool) -> ResyncResult:
+    async def _check(self, run_id: int, *, force: bool) -> SyncEntry | ResyncResult:
+        """The run as Patchworks has it now, when it may and should be resynced; else why not."""
         earlier = await self._store.resync_for_run(run_id)
-        if earlier is not None and earlier.outcome != "error":
+        if earlier is not None and earlier.outcome.blocks_new_claim:
             return self._already(run_id, earlier.requested_by, earlier.requested_at, earlier.new_run_id)
         try:
             entry = await self._report.entry(run_id)
@@ -150,15 +174,7 @@ class Resyncer:
                 entry,
             )
         if not force:
-            try:
-                health = await self.recent_health()
-            except PatchworksError:
-                health = {}
-            broken = tuple(
-                health[system]
-                for system in entry.systems
-                if system in health and health[system].health is not Health.OPERATIONAL
-            )
+            broken = await self._broken_systems(entry)
             if broken:
                 names = ", ".join(f"{item.system} looks like {item.health.value}" for item in broken)
                 return ResyncResult(
@@ -169,64 +185,117 @@ class Resyncer:
                     entry,
                     health=broken,
                 )
-        return await self._claim_and_retry(entry, user_id, refresh=refresh)
+        return entry
 
-    async def _claim_and_retry(self, entry: SyncEntry, user_id: str, *, refresh: bool) -> ResyncResult:
-        tracked = await self._store.entry_for_run(entry.run_id)
-        claim = await self._store.claim_resync(
-            entry.run_id, user_id, tracked.run_id if tracked else entry.run_id
+    async def _broken_systems(self, entry: SyncEntry) -> tuple[SystemHealth, ...]:
+        try:
+            health = await self.recent_health()
+        except PatchworksError:
+            return ()
+        return tuple(
+            health[system]
+            for system in entry.systems
+            if system in health and health[system].health is not Health.OPERATIONAL
         )
+
+    async def _claim_and_retry(self, entry: SyncEntry, user_id: str) -> ResyncResult:
+        run_id = entry.run_id
+        tracked = await self._store.entry_for_run(run_id)
+        entry_run_id = tracked.run_id if tracked else run_id
+        async with self._store.unit_of_work(self._clock()) as uow:
+            claim = await uow.claim_resync(run_id, user_id, entry_run_id)
+            if claim.created:
+                await uow.audit(user_id=user_id, action="resync", run_ids=[run_id], result="requested")
         if not claim.created:
             earlier = claim.resync
-            return self._already(entry.run_id, earlier.requested_by, earlier.requested_at, earlier.new_run_id)
+            lost = self._already(run_id, earlier.requested_by, earlier.requested_at, earlier.new_run_id)
+            await self._audit_refusal(lost, user_id)
+            return lost
+        crash_point("resync_claimed")
+        attempt = _Attempt(run_id, entry_run_id, user_id, tracked)
         try:
-            new_run_id = await self._report.resync(entry.run_id)
+            new_run_id = await self._report.resync(run_id)
         except (ResyncRefused, NotFound) as exc:
-            await self._store.update_resync(claim.resync.id, outcome="error", detail=str(exc))
-            await self._show(
-                tracked,
-                Outcome(state=EntryState.ERROR, by_user=user_id, at=self._clock(), detail=str(exc)),
-                refresh=refresh,
-            )
+            await self._record(attempt, ResyncOutcome.ERROR, detail=str(exc))
             return ResyncResult(
                 ResyncStatus.ERROR,
-                entry.run_id,
+                run_id,
                 escape(f"Patchworks refused the resync: {exc}"),
                 str(exc),
                 entry,
             )
         except (RateLimited, AuthFailed) as exc:
             # Patchworks did not run it: free the claim so a later click can try again.
-            await self._store.release_claim(claim.resync.id)
-            return ResyncResult(
-                ResyncStatus.ERROR, entry.run_id, escape(f"Not resynced: {exc}"), str(exc), entry
-            )
+            async with self._store.unit_of_work(self._clock()) as uow:
+                await uow.release_claim(run_id)
+                await uow.audit(
+                    user_id=user_id,
+                    action="resync",
+                    run_ids=[run_id],
+                    result="error",
+                    detail=f"not sent: {exc}",
+                )
+            return ResyncResult(ResyncStatus.ERROR, run_id, escape(f"Not resynced: {exc}"), str(exc), entry)
         except PatchworksError as exc:
-            # The retry may or may not have run; the claim stays, marked error, so a new click
-            # re-reads the run (a real retry shows as "already retried") before trying again.
-            detail = f"Patchworks did not confirm the resync ({exc}); check the run before retrying"
-            await self._store.update_resync(claim.resync.id, outcome="error", detail=detail)
-            await self._show(
-                tracked,
-                Outcome(state=EntryState.ERROR, by_user=user_id, at=self._clock(), detail=detail),
-                refresh=refresh,
+            # The retry may or may not have run. The claim stays `requested`: the next poll
+            # re-reads the run and follows its retry, or frees the claim when there is none.
+            detail = (
+                f"Patchworks did not confirm the resync ({exc}); syncbot will check run {run_id} "
+                "and follow its retry, or free it to be resynced again"
             )
-            return ResyncResult(ResyncStatus.ERROR, entry.run_id, escape(detail), "outcome unknown", entry)
-        now = self._clock()
-        await self._store.update_resync(claim.resync.id, outcome="queued", new_run_id=new_run_id)
-        await self._show(
-            tracked,
-            Outcome(state=EntryState.QUEUED, by_user=user_id, at=now, new_run_id=new_run_id),
-            refresh=refresh,
-        )
+            await self._store.audit(
+                user_id=user_id, action="resync", run_ids=[run_id], result="unconfirmed", detail=str(exc)
+            )
+            return ResyncResult(ResyncStatus.ERROR, run_id, escape(detail), "outcome unknown", entry)
+        crash_point("resync_answered")
+        await self._record(attempt, ResyncOutcome.QUEUED, new_run_id=new_run_id)
+        crash_point("resync_recorded")
         return ResyncResult(
             ResyncStatus.QUEUED,
-            entry.run_id,
-            f"Resync of run {entry.run_id} queued as run {new_run_id}.",
+            run_id,
+            f"Resync of run {run_id} queued as run {new_run_id}.",
             "queued",
             entry,
             new_run_id=new_run_id,
         )
+
+    async def _record(
+        self,
+        attempt: _Attempt,
+        outcome: ResyncOutcome,
+        *,
+        new_run_id: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Patchworks answered: the resync row, the entry, the audit line and the rewrite, at once."""
+        async with self._store.unit_of_work(self._clock()) as uow:
+            await uow.record_resync(
+                attempt.run_id,
+                outcome,
+                new_run_id=new_run_id,
+                detail=detail,
+                user_id=attempt.user_id,
+                entry_run_id=attempt.entry_run_id,
+            )
+            await uow.audit(
+                user_id=attempt.user_id,
+                action="resync",
+                run_ids=[attempt.run_id],
+                result=outcome.value,
+                detail=f"new run {new_run_id}" if new_run_id else detail,
+            )
+            tracked = attempt.tracked
+            if tracked is not None:
+                shown = Outcome(
+                    state=outcome.entry_state,
+                    by_user=attempt.user_id,
+                    at=uow.now,
+                    new_run_id=new_run_id,
+                    detail=detail,
+                )
+                await uow.set_outcome(tracked.run_id, shown)
+                if tracked.message_id is not None:
+                    await uow.refresh_later(tracked.message_id)
 
     def _already(self, run_id: int, by: str, at: datetime, new_run_id: int | None) -> ResyncResult:
         new = f" as run {new_run_id}" if new_run_id else ""
@@ -237,13 +306,6 @@ class Resyncer:
             "already resynced",
             new_run_id=new_run_id,
         )
-
-    async def _show(self, tracked: EntryRow | None, outcome: Outcome, *, refresh: bool) -> None:
-        if tracked is None:
-            return
-        await self._store.set_outcome(tracked.run_id, outcome)
-        if refresh and tracked.message_id is not None:
-            await self._digests.refresh(tracked.message_id)
 
     async def plan_bulk(
         self, run_ids: Sequence[int], message_id: int | None, channel: str | None = None
@@ -262,7 +324,7 @@ class Resyncer:
                 except NotFound:
                     continue
             earlier = await self._store.resync_for_run(run_id)
-            if earlier is not None and earlier.outcome != "error":
+            if earlier is not None and earlier.outcome.blocks_new_claim:
                 skipped.append(Skipped(entry=entry, reason="already resynced"))
                 continue
             verdict = entry.resyncability
@@ -274,18 +336,25 @@ class Resyncer:
             message_id=message_id, to_resync=tuple(to_resync), skipped=tuple(skipped), channel=channel
         )
 
-    async def resync_many(self, run_ids: Sequence[int], user_id: str) -> BulkOutcome:
+    async def resync_many(
+        self, run_ids: Sequence[int], user_id: str, *, message_id: int | None
+    ) -> BulkOutcome:
         """Resync each run in turn (the client's pacer spaces the calls) and collect outcomes.
 
-        Each digest touched is rewritten once at the end, not once per entry: chat.update is
-        rate limited to about 50 a minute.
+        One entry's failure never stops the others. The digests touched are rewritten once at
+        the end, not once per entry (chat.update allows about 50 a minute), and with a digest
+        the summary goes into its thread through the outbox, whatever happened.
         """
         outcome = BulkOutcome()
-        runs = list(dict.fromkeys(run_ids))[:BULK_MAX]
-        tracked = await self._store.entries_for_runs(runs)
-        messages = {row.message_id for row in tracked.values() if row.message_id is not None}
-        for run_id in runs:
-            result = await self.resync_one(run_id, user_id, force=True, refresh=False)
+        for run_id in list(dict.fromkeys(run_ids))[:BULK_MAX]:
+            try:
+                result = await self.resync_one(run_id, user_id, force=True, deliver=False)
+            except Exception:
+                reference = uuid.uuid4().hex[:8]
+                log.exception("bulk resync of run %s failed (ref %s)", run_id, reference)
+                failed = SyncEntry(run_id=run_id, status=RunStatus.FAILURE)
+                outcome.failed.append((failed, f"syncbot error (ref {reference})"))
+                continue
             # Runs refused before Patchworks answered have no entry: name them by id alone.
             entry = result.entry or SyncEntry(run_id=run_id, status=RunStatus.FAILURE)
             if result.status is ResyncStatus.QUEUED and result.new_run_id is not None:
@@ -294,6 +363,9 @@ class Resyncer:
                 outcome.skipped.append(Skipped(entry=entry, reason=result.reason))
             else:
                 outcome.failed.append((entry, result.reason))
-        for message_id in sorted(messages):
-            await self._digests.refresh(message_id)
+        if message_id is not None:
+            text, blocks = build_bulk_summary(outcome.queued, outcome.skipped, outcome.failed, user_id)
+            async with self._store.unit_of_work(self._clock()) as uow:
+                await uow.reply_later(message_id, text, blocks)
+        await self._effects.deliver()
         return outcome

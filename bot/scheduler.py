@@ -49,6 +49,7 @@ class PollerLease:
 
 async def poll_if_leader(services: Services, lease: PollerLease) -> None:
     """The scheduled job: poll once when this replica holds the lease; never raises."""
+    services.inflight.track_current()
     try:
         if not await lease.renew():
             return
@@ -63,6 +64,25 @@ async def poll_if_leader(services: Services, lease: PollerLease) -> None:
         # A bug or a database hiccup must not stop the schedule; the next run tries again.
         services.last_poll_error = f"{type(exc).__name__}: {exc}"
         log.exception("poll cycle failed")
+
+
+async def repair(services: Services) -> None:
+    """At start-up, on any replica: settle stranded resyncs and deliver leftover Slack effects."""
+    services.inflight.track_current()
+    try:
+        settled = await services.follower.reconcile()
+        delivered = await services.effects.deliver()
+        if settled or delivered:
+            log.info(
+                "start-up repair: %d stranded resync(s) settled, %d Slack effect(s) delivered",
+                settled,
+                delivered,
+            )
+    except asyncio.CancelledError:
+        return
+    except Exception:
+        # Patchworks or the database may be down at start-up: every poll repeats this repair.
+        log.exception("start-up repair failed; the next poll tries again")
 
 
 async def renew_lease(lease: PollerLease) -> None:
@@ -90,6 +110,7 @@ def start_scheduler(services: Services, lease: PollerLease) -> AsyncIOScheduler:
         misfire_grace_time=interval,
         next_run_time=datetime.now(UTC),
     )
+    scheduler.add_job(repair, "date", run_date=datetime.now(UTC), args=(services,), id="repair")
     scheduler.add_job(
         renew_lease,
         "interval",

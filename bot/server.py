@@ -12,7 +12,6 @@ from typing import Any
 
 import uvicorn
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,12 +19,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.app import build_app
+from bot.edge import SlackEdge, uvicorn_options
 from bot.scheduler import PollerLease, start_scheduler
 from bot.services import Services
 
 __all__ = ["build_http_app", "health", "serve"]
 
 log = logging.getLogger(__name__)
+
+# How long a shutdown waits for acked work; under the 30 s most orchestrators allow after SIGTERM.
+SHUTDOWN_GRACE_SECONDS = 25.0
 
 
 async def health(services: Services) -> dict[str, Any]:
@@ -53,18 +56,9 @@ def build_http_app(bolt: AsyncApp | None, services: Services) -> Starlette:
 
     routes = [Route("/healthz", healthz, methods=["GET"])]
     if bolt is not None:
-        handler = AsyncSlackRequestHandler(bolt)
-
-        async def events(request: Request) -> Response:
-            try:
-                return await handler.handle(request)
-            except (ValueError, TypeError, AttributeError, KeyError) as exc:
-                # Bolt parses the body before it checks the signature, and some malformed bodies
-                # (`payload=[]`, cut-off JSON) make that parsing raise: answer them as bad input.
-                log.warning("unreadable request to /slack/events rejected (%s)", type(exc).__name__)
-                return JSONResponse({"error": "invalid request"}, status_code=400)
-
-        routes.append(Route("/slack/events", events, methods=["POST"]))
+        secret = services.settings.slack_signing_secret
+        edge = SlackEdge(bolt, secret.get_secret_value() if secret else "")
+        routes.append(Route("/slack/events", edge.handle, methods=["POST"]))
     return Starlette(routes=routes)
 
 
@@ -85,17 +79,25 @@ async def serve(services: Services, *, host: str = "0.0.0.0") -> None:
     else:
         log.info("HTTP mode: POST /slack/events and GET /healthz on port %s", settings.port)
         http_app = build_http_app(bolt, services)
-    server = _Server(uvicorn.Config(http_app, host=host, port=settings.port, log_level="warning"))
+    server = _Server(
+        # log_config=None: uvicorn's records go through bot/logs.py like every other logger's.
+        uvicorn.Config(
+            http_app, host=host, port=settings.port, log_level="warning", log_config=None, **uvicorn_options()
+        )
+    )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.handle_exit, sig, None)
     try:
         await server.serve()
     finally:
+        # Stop taking work, let what was acked finish (a resync half-way through Patchworks),
+        # and only then close the connections it uses.
         log.info("shutting down")
         scheduler.shutdown(wait=False)
         if socket_handler is not None:
             await socket_handler.close_async()  # type: ignore[no-untyped-call]
+        await services.inflight.drain(SHUTDOWN_GRACE_SECONDS)
         await lease.release()
         await services.aclose()
 

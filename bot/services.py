@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bot.authz import Authorizer
 from bot.config import Settings
 from bot.digests import DigestPublisher
+from bot.effects import EffectOutbox
+from bot.follow import ResyncFollower, stranded_after
+from bot.inflight import InFlight
 from bot.listing import Lister
 from bot.patchworks.core_api import CoreApiReport
 from bot.patchworks.report import SyncReport
@@ -31,11 +34,13 @@ class Services:
     store: Store
     slack: SlackClient
     digests: DigestPublisher
+    effects: EffectOutbox
+    follower: ResyncFollower
     poller: Poller
     resyncer: Resyncer
     lister: Lister
     authz: Authorizer
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    inflight: InFlight = field(default_factory=InFlight)
     last_poll_at: datetime | None = None
     last_poll_error: str | None = None
     is_poller: bool = False
@@ -69,16 +74,27 @@ async def build_services(
     web = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     slack = SlackClient(web, post_interval=post_interval)
     digests = DigestPublisher(store, slack, settings.syncbot_channel)
+    effects = EffectOutbox(store, digests)
+    follower = ResyncFollower(
+        report, store, effects, stranded=stranded_after(settings.patchworks_timeout_seconds)
+    )
     poller = Poller(
         report,
         store,
         slack,
         digests,
+        follower,
+        effects,
         lookback=timedelta(hours=settings.syncbot_lookback_hours),
         overlap=timedelta(seconds=settings.syncbot_overlap_seconds),
         max_messages=settings.syncbot_digest_max_messages,
     )
-    authz = Authorizer(slack, settings.syncbot_resync_users, settings.syncbot_resync_groups)
+    authz = Authorizer(
+        slack,
+        settings.syncbot_resync_users,
+        settings.syncbot_resync_groups,
+        ttl=settings.syncbot_group_cache_seconds,
+    )
     return Services(
         settings=settings,
         report=report,
@@ -86,7 +102,9 @@ async def build_services(
         slack=slack,
         digests=digests,
         poller=poller,
-        resyncer=Resyncer(report, store, digests),
+        effects=effects,
+        follower=follower,
+        resyncer=Resyncer(report, store, effects),
         lister=Lister(report, store),
         authz=authz,
     )

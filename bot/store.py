@@ -13,19 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
     and_,
     delete,
     func,
@@ -35,15 +26,37 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.types import TypeDecorator
 
-from blocks.model import Attempt, Digest, DigestItem, EntryState, Outcome
+from blocks.model import Attempt, Digest, DigestItem, EntryState
 from bot.patchworks.models import SyncEntry
+from bot.rows import (
+    AuditRow,
+    Claim,
+    EntryRow,
+    MessageRow,
+    ResyncRow,
+    entry_row,
+    message_row,
+    resync_row,
+    utcnow,
+)
+from bot.states import ResyncOutcome
+from bot.tables import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    audit_table,
+    entries_table,
+    leases_table,
+    messages_table,
+    meta_table,
+    resyncs_table,
+)
+from bot.unit_of_work import UnitOfWork
 
 __all__ = [
+    "MIGRATIONS",
     "SCHEMA_VERSION",
     "AuditRow",
     "Claim",
@@ -51,233 +64,9 @@ __all__ = [
     "MessageRow",
     "ResyncRow",
     "Store",
+    "entries_table",
+    "meta_table",
 ]
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes on every backend (SQLite drops the zone)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
-
-
-metadata = MetaData()
-
-meta_table = Table(
-    "syncbot_meta",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-)
-
-messages_table = Table(
-    "digest_messages",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("channel", String(32), nullable=False),
-    Column("ts", String(32), nullable=True),
-    Column("poll_id", String(40), nullable=False, index=True),
-    Column("part", Integer, nullable=False, default=1),
-    Column("parts", Integer, nullable=False, default=1),
-    Column("state", String(16), nullable=False, index=True),  # pending, posting, posted, failed
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("last_error", Text, nullable=True),
-    Column("overflow", Integer, nullable=False, default=0),
-    Column("overflow_flows", Text, nullable=False, default="[]"),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("posting_at", UTCDateTime, nullable=True),
-    Column("posted_at", UTCDateTime, nullable=True),
-)
-
-entries_table = Table(
-    "entries",
-    metadata,
-    Column("run_id", BigInteger, primary_key=True, autoincrement=False),  # the run first alerted on
-    Column("current_run_id", BigInteger, nullable=False, unique=True),  # latest run of its resyncs
-    Column("flow_name", String(255), nullable=False),
-    Column("started_at", UTCDateTime, nullable=True),
-    Column("placement", String(16), nullable=False, index=True),  # unassigned, message, overflow
-    Column("poll_id", String(40), nullable=True, index=True),
-    Column("message_id", Integer, nullable=True, index=True),
-    Column("position", Integer, nullable=False, default=0),
-    Column("snapshot", Text, nullable=False),  # SyncEntry JSON of the current run
-    Column("state", String(16), nullable=False),
-    Column("by_user", String(32), nullable=True),
-    Column("state_at", UTCDateTime, nullable=True),
-    Column("new_run_id", BigInteger, nullable=True),
-    Column("detail", Text, nullable=True),
-    Column("created_at", UTCDateTime, nullable=False),
-)
-
-resyncs_table = Table(
-    "resyncs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    # One row per retried run: the unique constraint is what makes a resync idempotent across
-    # double clicks, Slack retries, two users and several replicas.
-    Column("run_id", BigInteger, nullable=False, unique=True),
-    Column("entry_run_id", BigInteger, nullable=True, index=True),
-    Column("requested_by", String(32), nullable=False),
-    Column("requested_at", UTCDateTime, nullable=False),
-    Column("new_run_id", BigInteger, nullable=True, index=True),
-    Column("outcome", String(16), nullable=False, index=True),  # requested, queued, ok, failed, error
-    Column("detail", Text, nullable=True),
-    Column("finished_at", UTCDateTime, nullable=True),
-)
-
-audit_table = Table(
-    "audit_log",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", UTCDateTime, nullable=False, index=True),
-    Column("user_id", String(32), nullable=False),
-    Column("action", String(32), nullable=False),
-    Column("run_ids", Text, nullable=False),
-    Column("result", String(32), nullable=False),
-    Column("detail", Text, nullable=True),
-)
-
-leases_table = Table(
-    "leases",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("holder", String(128), nullable=False),
-    Column("expires_at", UTCDateTime, nullable=False),
-)
-
-
-def _create(*tables: Table) -> Any:
-    def migrate(conn: Connection) -> None:
-        for table in tables:
-            table.create(conn, checkfirst=True)
-
-    return migrate
-
-
-# Each step upgrades the schema by one version; a database written by any older version is
-# brought forward at start-up. Never edit a released step: add a new one.
-MIGRATIONS = (
-    _create(meta_table, messages_table, entries_table, resyncs_table),  # 1: digests and resyncs
-    _create(audit_table, leases_table),  # 2: audit log and the poller lease
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-@dataclass(frozen=True)
-class MessageRow:
-    """A digest message in the outbox."""
-
-    id: int
-    channel: str
-    ts: str | None
-    state: str
-    attempts: int
-    last_error: str | None
-    posting_at: datetime | None
-
-
-@dataclass(frozen=True)
-class EntryRow:
-    """An entry syncbot alerted on, with where it is shown and what happened to it."""
-
-    run_id: int
-    current_run_id: int
-    message_id: int | None
-    placement: str
-    entry: SyncEntry
-    outcome: Outcome
-
-
-@dataclass(frozen=True)
-class ResyncRow:
-    """One resync request."""
-
-    id: int
-    run_id: int
-    entry_run_id: int | None
-    requested_by: str
-    requested_at: datetime
-    new_run_id: int | None
-    outcome: str
-    detail: str | None
-
-
-@dataclass(frozen=True)
-class Claim:
-    """The result of claiming a run for resync: ours, or someone else's earlier request."""
-
-    created: bool
-    resync: ResyncRow
-
-
-@dataclass(frozen=True)
-class AuditRow:
-    """One line of the audit log."""
-
-    at: datetime
-    user_id: str
-    action: str
-    run_ids: tuple[int, ...]
-    result: str
-    detail: str | None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _entry_row(row: Any) -> EntryRow:
-    entry = SyncEntry.model_validate_json(row.snapshot)
-    outcome = Outcome(
-        state=EntryState(row.state),
-        by_user=row.by_user,
-        at=row.state_at,
-        new_run_id=row.new_run_id,
-        detail=row.detail,
-    )
-    return EntryRow(
-        run_id=row.run_id,
-        current_run_id=row.current_run_id,
-        message_id=row.message_id,
-        placement=row.placement,
-        entry=entry,
-        outcome=outcome,
-    )
-
-
-def _resync_row(row: Any) -> ResyncRow:
-    return ResyncRow(
-        id=row.id,
-        run_id=row.run_id,
-        entry_run_id=row.entry_run_id,
-        requested_by=row.requested_by,
-        requested_at=row.requested_at,
-        new_run_id=row.new_run_id,
-        outcome=row.outcome,
-        detail=row.detail,
-    )
-
-
-def _message_row(row: Any) -> MessageRow:
-    return MessageRow(
-        id=row.id,
-        channel=row.channel,
-        ts=row.ts,
-        state=row.state,
-        attempts=row.attempts,
-        last_error=row.last_error,
-        posting_at=row.posting_at,
-    )
 
 
 class Store:
@@ -317,6 +106,12 @@ class Store:
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
         async with self._engine.begin() as conn:
             yield conn
+
+    @asynccontextmanager
+    async def unit_of_work(self, now: datetime | None = None) -> AsyncIterator[UnitOfWork]:
+        """One transaction: everything written through the yielded object commits together."""
+        async with self._engine.begin() as conn:
+            yield UnitOfWork(conn, now or utcnow())
 
     async def migrate(self) -> int:
         """Apply the migrations this database has not seen; returns the version it is at."""
@@ -391,7 +186,7 @@ class Store:
 
     async def add_entries(self, entries: Iterable[SyncEntry]) -> int:
         """Record new failed entries as not yet placed in a message; returns how many were new."""
-        now = _now()
+        now = utcnow()
         rows: list[dict[str, Any]] = [
             {
                 "run_id": entry.run_id,
@@ -452,7 +247,7 @@ class Store:
                     .order_by(func.count().desc())
                 )
                 overflow_flows = [(str(name), int(count)) for name, count in grouped]
-            now = _now()
+            now = utcnow()
             message_ids: list[int] = []
             for part in range(1, parts + 1):
                 last = part == parts
@@ -501,7 +296,7 @@ class Store:
                 )
                 .order_by(messages_table.c.id)
             )
-            return [_message_row(row) for row in rows]
+            return [message_row(row) for row in rows]
 
     async def message(self, message_id: int) -> MessageRow | None:
         """One digest message."""
@@ -509,7 +304,7 @@ class Store:
             row = (
                 await conn.execute(select(messages_table).where(messages_table.c.id == message_id))
             ).first()
-        return None if row is None else _message_row(row)
+        return None if row is None else message_row(row)
 
     async def mark_posting(self, message_id: int) -> None:
         """Note that a post is about to be sent (see the module docstring)."""
@@ -517,7 +312,7 @@ class Store:
             await conn.execute(
                 update(messages_table)
                 .where(messages_table.c.id == message_id)
-                .values(state="posting", posting_at=_now(), attempts=messages_table.c.attempts + 1)
+                .values(state="posting", posting_at=utcnow(), attempts=messages_table.c.attempts + 1)
             )
 
     async def mark_posted(self, message_id: int, ts: str) -> None:
@@ -526,7 +321,7 @@ class Store:
             await conn.execute(
                 update(messages_table)
                 .where(messages_table.c.id == message_id)
-                .values(state="posted", ts=ts, posted_at=_now(), last_error=None)
+                .values(state="posted", ts=ts, posted_at=utcnow(), last_error=None)
             )
 
     async def mark_unposted(self, message_id: int, error: str, *, give_up: bool = False) -> None:
@@ -552,7 +347,7 @@ class Store:
                 .order_by(entries_table.c.position)
             )
             items = tuple(
-                DigestItem(entry=row.entry, outcome=row.outcome) for row in (_entry_row(r) for r in rows)
+                DigestItem(entry=row.entry, outcome=row.outcome) for row in (entry_row(r) for r in rows)
             )
         flows = tuple((str(name), int(count)) for name, count in json.loads(message.overflow_flows))
         return Digest(
@@ -577,7 +372,7 @@ class Store:
                     )
                 )
             ).first()
-        return None if row is None else _entry_row(row)
+        return None if row is None else entry_row(row)
 
     async def entries_for_runs(self, run_ids: Sequence[int]) -> dict[int, EntryRow]:
         """Tracked entries keyed by their current run id."""
@@ -592,99 +387,48 @@ class Store:
                     )
                 )
             )
-            found = [_entry_row(row) for row in rows]
+            found = [entry_row(row) for row in rows]
         return {row.current_run_id: row for row in found}
-
-    async def set_outcome(
-        self,
-        entry_run_id: int,
-        outcome: Outcome,
-        *,
-        current: SyncEntry | None = None,
-    ) -> None:
-        """Write what happened to an entry; `current` replaces its run when it failed again."""
-        values: dict[str, Any] = {
-            "state": outcome.state.value,
-            "by_user": outcome.by_user,
-            "state_at": outcome.at,
-            "new_run_id": outcome.new_run_id,
-            "detail": outcome.detail,
-        }
-        if current is not None:
-            values["current_run_id"] = current.run_id
-            values["snapshot"] = current.model_dump_json()
-        async with self._tx() as conn:
-            await conn.execute(
-                update(entries_table).where(entries_table.c.run_id == entry_run_id).values(**values)
-            )
 
     # -- resyncs -----------------------------------------------------------------------------
 
     async def claim_resync(self, run_id: int, user_id: str, entry_run_id: int | None) -> Claim:
-        """Claim a run for resync. Only the first claim of a run wins, whoever and wherever."""
-        try:
-            async with self._tx() as conn:
-                result = await conn.execute(
-                    insert(resyncs_table).values(
-                        run_id=run_id,
-                        entry_run_id=entry_run_id,
-                        requested_by=user_id,
-                        requested_at=_now(),
-                        outcome="requested",
-                    )
-                )
-                new_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-                row = (await conn.execute(select(resyncs_table).where(resyncs_table.c.id == new_id))).one()
-                return Claim(created=True, resync=_resync_row(row))
-        except IntegrityError:
-            pass
-        async with self._tx() as conn:
-            # A claim whose request ended in error may be taken again; of several racing
-            # claimers only one deletes the row, so only one retries.
-            retired = await conn.execute(
-                delete(resyncs_table).where(
-                    and_(resyncs_table.c.run_id == run_id, resyncs_table.c.outcome == "error")
-                )
-            )
-        if retired.rowcount:
-            return await self.claim_resync(run_id, user_id, entry_run_id)
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(select(resyncs_table).where(resyncs_table.c.run_id == run_id))).one()
-        return Claim(created=False, resync=_resync_row(row))
+        """Claim a run for resync in a transaction of its own (see `UnitOfWork.claim_resync`)."""
+        async with self.unit_of_work() as uow:
+            return await uow.claim_resync(run_id, user_id, entry_run_id)
 
     async def resync_for_run(self, run_id: int) -> ResyncRow | None:
         """The resync request for a run, if anyone made one."""
         async with self._engine.connect() as conn:
             row = (await conn.execute(select(resyncs_table).where(resyncs_table.c.run_id == run_id))).first()
-        return None if row is None else _resync_row(row)
+        return None if row is None else resync_row(row)
 
-    async def release_claim(self, resync_id: int) -> None:
-        """Forget a claim whose request never reached Patchworks, so it can be tried again."""
-        async with self._tx() as conn:
-            await conn.execute(delete(resyncs_table).where(resyncs_table.c.id == resync_id))
-
-    async def update_resync(
-        self, resync_id: int, *, outcome: str, new_run_id: int | None = None, detail: str | None = None
-    ) -> None:
-        """Record a resync's progress: queued with its new run, then ok, failed or error."""
-        values: dict[str, Any] = {"outcome": outcome, "detail": detail}
-        if new_run_id is not None:
-            values["new_run_id"] = new_run_id
-        if outcome in ("ok", "failed", "error"):
-            values["finished_at"] = _now()
-        async with self._tx() as conn:
-            await conn.execute(update(resyncs_table).where(resyncs_table.c.id == resync_id).values(**values))
+    async def requested_resyncs(self, older_than: datetime, limit: int = 100) -> list[ResyncRow]:
+        """Claims still `requested` since before `older_than`: their process died or gave up."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(resyncs_table)
+                .where(
+                    and_(
+                        resyncs_table.c.outcome == ResyncOutcome.REQUESTED.value,
+                        resyncs_table.c.requested_at < older_than,
+                    )
+                )
+                .order_by(resyncs_table.c.id)
+                .limit(limit)
+            )
+            return [resync_row(row) for row in rows]
 
     async def queued_resyncs(self, limit: int = 500) -> list[ResyncRow]:
         """Resyncs whose new run has not ended yet, oldest first."""
         async with self._engine.connect() as conn:
             rows = await conn.execute(
                 select(resyncs_table)
-                .where(resyncs_table.c.outcome == "queued")
+                .where(resyncs_table.c.outcome == ResyncOutcome.QUEUED.value)
                 .order_by(resyncs_table.c.id)
                 .limit(limit)
             )
-            return [_resync_row(row) for row in rows]
+            return [resync_row(row) for row in rows]
 
     async def attempts(self, entry_run_id: int) -> list[Attempt]:
         """Resync history of an entry, oldest first."""
@@ -694,20 +438,13 @@ class Store:
                 .where(resyncs_table.c.entry_run_id == entry_run_id)
                 .order_by(resyncs_table.c.id)
             )
-            states = {
-                "requested": EntryState.QUEUED,
-                "queued": EntryState.QUEUED,
-                "ok": EntryState.OK,
-                "failed": EntryState.FAILED_AGAIN,
-                "error": EntryState.ERROR,
-            }
             return [
                 Attempt(
                     run_id=row.run_id,
                     new_run_id=row.new_run_id,
                     by_user=row.requested_by,
                     at=row.requested_at,
-                    state=states.get(row.outcome, EntryState.ERROR),
+                    state=ResyncOutcome(row.outcome).entry_state,
                 )
                 for row in rows
             ]
@@ -717,18 +454,9 @@ class Store:
     async def audit(
         self, *, user_id: str, action: str, run_ids: Sequence[int], result: str, detail: str | None = None
     ) -> None:
-        """Append one line to the audit log."""
-        async with self._tx() as conn:
-            await conn.execute(
-                insert(audit_table).values(
-                    at=_now(),
-                    user_id=user_id,
-                    action=action,
-                    run_ids=",".join(str(run) for run in run_ids),
-                    result=result,
-                    detail=None if detail is None else detail[:2000],
-                )
-            )
+        """Append one line to the audit log, in a transaction of its own."""
+        async with self.unit_of_work() as uow:
+            await uow.audit(user_id=user_id, action=action, run_ids=run_ids, result=result, detail=detail)
 
     async def audit_since(self, since: datetime) -> list[AuditRow]:
         """Audit lines since a time, oldest first."""
@@ -752,7 +480,7 @@ class Store:
 
     async def acquire_lease(self, name: str, holder: str, until: datetime) -> bool:
         """Take or renew a named lease; False while another holder's lease is unexpired."""
-        now = _now()
+        now = utcnow()
         async with self._tx() as conn:
             renewed = await conn.execute(
                 update(leases_table)

@@ -7,7 +7,9 @@ import asyncio
 import os
 import re
 import threading
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,37 @@ def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
         if name.startswith(("SLACK_", "SYNCBOT_", "PATCHWORKS_")) or name in ("DATABASE_URL", "PORT"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+PG_ADMIN_URL = os.environ.get("SYNCBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@asynccontextmanager
+async def pg_database() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards (the test is skipped locally without one)."""
+    import asyncpg
+
+    try:
+        admin = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
+    name = f"syncbot_{uuid.uuid4().hex[:10]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for this test."""
+    async with pg_database() as url:
+        yield url
 
 
 @pytest.fixture
@@ -158,6 +191,21 @@ def digest_messages(workspace: Workspace, channel: str = CHANNEL) -> list[Any]:
         for message in workspace.channel(channel).messages.values()
         if message.thread_ts is None and (message.metadata or {}).get("event_type") == "syncbot_digest"
     ]
+
+
+def entry_text(slack: FakeSlack, run_id: int) -> str:
+    """The visible text of one entry in whichever digest holds it."""
+    for message in digest_messages(slack.workspace):
+        for block in message.blocks:
+            text = (block.get("text") or {}).get("text", "")
+            if f"run {run_id}" in text:
+                return str(text)
+    raise AssertionError(f"run {run_id} is in no digest")
+
+
+def digest_ts(slack: FakeSlack) -> str:
+    """The newest digest message's ts."""
+    return str(digest_messages(slack.workspace)[-1].ts)
 
 
 def shown_runs(slack: FakeSlack) -> list[int]:

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import CHANNEL, FakeSlack, RunningBot, Sim, digest_messages, forged_click
+from conftest import CHANNEL, FakeSlack, RunningBot, Sim, digest_messages, digest_ts, entry_text, forged_click
 
 from blocks.ids import Action, Command
 from blocks.limits import message_problems, view_problems
@@ -28,25 +28,11 @@ async def eventually(check: Callable[[], object], timeout: float = 8.0) -> None:
         await asyncio.sleep(0.05)
 
 
-def entry_text(slack: FakeSlack, run_id: int) -> str:
-    """The visible text of one entry in whichever digest holds it."""
-    for message in digest_messages(slack.workspace):
-        for block in message.blocks:
-            text = (block.get("text") or {}).get("text", "")
-            if f"run {run_id}" in text:
-                return str(text)
-    raise AssertionError(f"run {run_id} is in no digest")
-
-
 async def posted(bot: RunningBot, sim: Sim, count: int = 1, **kwargs: object) -> list[int]:
     """Add failures to Patchworks and let the bot post them."""
     runs = sim.world.add_failures(count, minutes_ago=2, **kwargs)  # type: ignore[arg-type]
     await bot.services.poller.run_once()
     return runs
-
-
-def digest_ts(slack: FakeSlack) -> str:
-    return str(digest_messages(slack.workspace)[-1].ts)
 
 
 def thread_replies(slack: FakeSlack) -> list[Any]:

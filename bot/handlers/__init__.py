@@ -56,8 +56,11 @@ def register_all(app: AsyncApp, services: Services) -> None:
         await ack()
 
     @app.error
-    async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
-        """Log with a reference the user can quote; never answer Slack with a 500."""
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        """Log with a reference the user can quote and tell them; Bolt keeps the ack it sent.
+
+        Returns nothing: every listener acks first, and Bolt refuses a response after the ack.
+        """
         reference = uuid.uuid4().hex[:8]
         log.error("handler failed (ref %s): %s", reference, error, exc_info=error)
         try:
@@ -68,4 +71,3 @@ def register_all(app: AsyncApp, services: Services) -> None:
             )
         except Exception:
             log.warning("could not tell the user about error %s", reference)
-        return BoltResponse(status=200, body="")

@@ -11,7 +11,15 @@ from blocks.bulk import build_bulk_confirm_modal, build_bulk_summary, selected_r
 from blocks.ids import Action, ViewId
 from blocks.messages import notice_modal
 from blocks.values import BulkRef, InvalidValue, decode
-from bot.handlers._context import allowed_to_resync, channel_of, open_then_fill, read_value, tell, user_of
+from bot.handlers._context import (
+    STALE_BUTTON,
+    allowed_to_resync,
+    channel_of,
+    open_then_fill,
+    read_value,
+    tell,
+    user_of,
+)
 from bot.services import Services
 from bot.slack import SlackError
 
@@ -50,7 +58,13 @@ def register(app: AsyncApp, services: Services) -> None:
         ref = await read_value(services, body, BulkRef)
         if ref is None:
             return
-        await confirm(body, list(selected_runs((body.get("state") or {}).get("values"))), ref)
+        state = body.get("state")
+        try:
+            runs = selected_runs(state.get("values") if isinstance(state, dict) else None)
+        except InvalidValue:
+            await tell(services, body, STALE_BUTTON)
+            return
+        await confirm(body, list(runs), ref)
 
     @app.action(Action.BULK_RESYNC_ALL)
     async def resync_all(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -76,23 +90,24 @@ def register(app: AsyncApp, services: Services) -> None:
                 response_action="update", view=notice_modal("Resync entries", "This confirmation expired.")
             )
             return
-        if not user or not await services.authz.can_resync(user):
+        decision = await services.authz.decide(user)
+        if not decision.allowed:
             await services.store.audit(
-                user_id=user or "unknown", action="bulk_resync", run_ids=ref.runs, result="refused"
+                user_id=user or "unknown",
+                action="bulk_resync",
+                run_ids=ref.runs,
+                result=decision.verdict.value,
+                detail=decision.reason or None,
             )
-            await ack(
-                response_action="update",
-                view=notice_modal(
-                    "Resync entries", "You are not allowed to resync. Reading is open to everyone."
-                ),
-            )
+            # The modal itself answers: "not allowed", or "could not check, try again".
+            await ack(response_action="update", view=notice_modal("Resync entries", decision.explanation))
             return
         await ack()
-        outcome = await services.resyncer.resync_many(list(ref.runs), user)
-        text, blocks = build_bulk_summary(outcome.queued, outcome.skipped, outcome.failed, user)
-        if ref.msg is not None:
-            await services.digests.reply(ref.msg, text, blocks)
-        elif ref.ch:
+        # With a digest, the summary goes into its thread through the outbox; a listing has no
+        # thread, so its summary is shown to the user who ran it.
+        outcome = await services.resyncer.resync_many(list(ref.runs), user, message_id=ref.msg)
+        if ref.msg is None and ref.ch:
+            text, blocks = build_bulk_summary(outcome.queued, outcome.skipped, outcome.failed, user)
             try:
                 await services.slack.post_ephemeral(ref.ch, user, text, blocks)
             except SlackError as exc:

@@ -11,7 +11,7 @@ import sys
 import pytest
 from conftest import FakeSlack, Sim, digest_messages, shown_runs
 
-from bot.faults import CRASH_POINTS
+from bot.faults import POLL_CRASH_POINTS
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,7 @@ def poll(env: dict[str, str], crash_at: str | None = None) -> subprocess.Complet
     )
 
 
-@pytest.mark.parametrize("point", CRASH_POINTS)
+@pytest.mark.parametrize("point", POLL_CRASH_POINTS)
 def test_a_poll_killed_at_any_point_posts_everything_once_after_a_restart(
     sim: Sim, slack: FakeSlack, settings_env: dict[str, str], point: str
 ) -> None:

@@ -10,8 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -22,27 +21,7 @@ from bot.config import Settings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-ADMIN_URL = os.environ.get("SYNCBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 POLL_SECONDS = 6
-
-
-@pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for this test, dropped afterwards."""
-    import asyncpg
-
-    try:
-        admin = await asyncpg.connect(ADMIN_URL, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {ADMIN_URL}: {exc}")
-    name = f"syncbot_{uuid.uuid4().hex[:10]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    base = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    yield f"{base}/{name}"
-    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await admin.close()
 
 
 def free_port() -> int:

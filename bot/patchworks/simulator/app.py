@@ -90,6 +90,8 @@ def guarded(handler: Handler) -> Endpoint:
             response = handler(request, world)
         except ApiError as exc:
             response = _error(exc.status, exc.message, exc.errors)
+        if request.method == "POST" and response.status_code == 200 and world.config.retry_answer_delay_s > 0:
+            await asyncio.sleep(world.config.retry_answer_delay_s)
         if admission.verdict == "malformed":
             response = _truncated(world, bytes(response.body))
         return _with_limit_headers(response, admission)

@@ -26,6 +26,7 @@ LIVE_SETTINGS: dict[str, tuple[type, float, float | None]] = {
     "rate_limit_per_minute": (int, 0, None),
     "retry_success_rate": (float, 0.0, 1.0),
     "retry_delay_s": (float, 0.0, None),
+    "retry_answer_delay_s": (float, 0.0, None),
 }
 
 

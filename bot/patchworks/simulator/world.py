@@ -62,6 +62,9 @@ class SimulatorConfig:
     malformed_rate: float = 0.0
     retry_delay_s: float = 2.0
     retry_success_rate: float = 0.7
+    # How long a retry's answer is held after the retry started: a caller stopped meanwhile
+    # never learns that Patchworks did retry.
+    retry_answer_delay_s: float = 0.0
 
 
 class RetryRefused(Exception):

@@ -1,0 +1,59 @@
+"""The states a resync request and a Slack effect go through, and the rules written once."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from blocks.model import EntryState
+
+__all__ = ["EffectKind", "EffectState", "ResyncOutcome"]
+
+
+class ResyncOutcome(StrEnum):
+    """Where a resync request is: claimed, accepted by Patchworks, then ended."""
+
+    REQUESTED = "requested"  # claimed; the retry may be on its way to Patchworks
+    QUEUED = "queued"  # Patchworks accepted it; its new run is followed
+    OK = "ok"
+    FAILED = "failed"  # the new run failed again
+    ERROR = "error"  # refused, or the answer was lost: the run may be claimed again
+
+    @property
+    def blocks_new_claim(self) -> bool:
+        """The one rule: a run is "already resynced" unless its last attempt ended in error."""
+        return self is not ResyncOutcome.ERROR
+
+    @property
+    def finished(self) -> bool:
+        """True once nothing more will happen to this request."""
+        return self in (ResyncOutcome.OK, ResyncOutcome.FAILED, ResyncOutcome.ERROR)
+
+    @property
+    def entry_state(self) -> EntryState:
+        """How an entry shows this request in a digest."""
+        return _ENTRY_STATES[self]
+
+
+_ENTRY_STATES = {
+    ResyncOutcome.REQUESTED: EntryState.QUEUED,
+    ResyncOutcome.QUEUED: EntryState.QUEUED,
+    ResyncOutcome.OK: EntryState.OK,
+    ResyncOutcome.FAILED: EntryState.FAILED_AGAIN,
+    ResyncOutcome.ERROR: EntryState.ERROR,
+}
+
+
+class EffectKind(StrEnum):
+    """What a Slack effect in the outbox does."""
+
+    REFRESH = "refresh"  # re-render a digest from the store and update it in place
+    REPLY = "reply"  # post a note in a digest's thread
+
+
+class EffectState(StrEnum):
+    """Where a Slack effect is in its delivery."""
+
+    PENDING = "pending"
+    DELIVERING = "delivering"  # claimed by one process; back to pending if that process died
+    DONE = "done"
+    FAILED = "failed"  # Slack will never take it; kept for the record

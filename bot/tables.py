@@ -1,0 +1,160 @@
+"""syncbot's tables and the migrations that create them (one step per schema version)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy.engine import Connection
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "UTCDateTime",
+    "audit_table",
+    "effects_table",
+    "entries_table",
+    "leases_table",
+    "messages_table",
+    "meta_table",
+    "metadata",
+    "resyncs_table",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite drops the zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+meta_table = Table(
+    "syncbot_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+messages_table = Table(
+    "digest_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),
+    Column("ts", String(32), nullable=True),
+    Column("poll_id", String(40), nullable=False, index=True),
+    Column("part", Integer, nullable=False, default=1),
+    Column("parts", Integer, nullable=False, default=1),
+    Column("state", String(16), nullable=False, index=True),  # pending, posting, posted, failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("overflow", Integer, nullable=False, default=0),
+    Column("overflow_flows", Text, nullable=False, default="[]"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("posting_at", UTCDateTime, nullable=True),
+    Column("posted_at", UTCDateTime, nullable=True),
+)
+
+entries_table = Table(
+    "entries",
+    metadata,
+    Column("run_id", BigInteger, primary_key=True, autoincrement=False),  # the run first alerted on
+    Column("current_run_id", BigInteger, nullable=False, unique=True),  # latest run of its resyncs
+    Column("flow_name", String(255), nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("placement", String(16), nullable=False, index=True),  # unassigned, message, overflow
+    Column("poll_id", String(40), nullable=True, index=True),
+    Column("message_id", Integer, nullable=True, index=True),
+    Column("position", Integer, nullable=False, default=0),
+    Column("snapshot", Text, nullable=False),  # SyncEntry JSON of the current run
+    Column("state", String(16), nullable=False),
+    Column("by_user", String(32), nullable=True),
+    Column("state_at", UTCDateTime, nullable=True),
+    Column("new_run_id", BigInteger, nullable=True),
+    Column("detail", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+resyncs_table = Table(
+    "resyncs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # One row per retried run: the unique constraint is what makes a resync idempotent across
+    # double clicks, Slack retries, two users and several replicas.
+    Column("run_id", BigInteger, nullable=False, unique=True),
+    Column("entry_run_id", BigInteger, nullable=True, index=True),
+    Column("requested_by", String(32), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("new_run_id", BigInteger, nullable=True, index=True),
+    Column("outcome", String(16), nullable=False, index=True),  # requested, queued, ok, failed, error
+    Column("detail", Text, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+)
+
+audit_table = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("user_id", String(32), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("run_ids", Text, nullable=False),
+    Column("result", String(32), nullable=False),
+    Column("detail", Text, nullable=True),
+)
+
+leases_table = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# The Slack side of a state change (rewrite a digest, reply in its thread), written in the same
+# transaction as the change and delivered afterwards, so a crash in between loses nothing.
+effects_table = Table(
+    "slack_effects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # EffectKind
+    Column("message_id", Integer, nullable=False, index=True),
+    Column("body", Text, nullable=True),  # a reply's text and blocks, as JSON
+    Column("state", String(16), nullable=False, index=True),  # EffectState
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=True),
+)
+
+
+def _create(*tables: Table) -> Any:
+    def migrate(conn: Connection) -> None:
+        for table in tables:
+            table.create(conn, checkfirst=True)
+
+    return migrate
+
+
+# Each step upgrades the schema by one version; a database written by any older version is
+# brought forward at start-up. Never edit a released step: add a new one.
+MIGRATIONS = (
+    _create(meta_table, messages_table, entries_table, resyncs_table),  # 1: digests and resyncs
+    _create(audit_table, leases_table),  # 2: audit log and the poller lease
+    _create(effects_table),  # 3: the outbox of Slack effects
+)
+SCHEMA_VERSION = len(MIGRATIONS)
