@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from blocks.messages import outcome_reply
-from blocks.model import Outcome
 from bot.effects import EffectOutbox
 from bot.patchworks.errors import NotFound, PatchworksError
 from bot.patchworks.models import RunStatus, SyncEntry
@@ -93,16 +92,9 @@ class ResyncFollower:
                 detail=f"new run {new_run_id} ({note})" if new_run_id else note,
             )
             if entry is not None:
-                shown = Outcome(
-                    state=outcome.entry_state,
-                    by_user=claim.requested_by,
-                    at=uow.now,
-                    new_run_id=new_run_id,
-                    detail=detail,
+                await uow.show_outcome(
+                    entry, outcome, by_user=claim.requested_by, new_run_id=new_run_id, detail=detail
                 )
-                await uow.set_outcome(entry.run_id, shown)
-                if entry.message_id is not None:
-                    await uow.refresh_later(entry.message_id)
         log.info("stranded resync of run %s settled as %s", claim.run_id, outcome.value)
 
     async def _free(self, claim: ResyncRow) -> None:
@@ -148,15 +140,14 @@ class ResyncFollower:
             await uow.record_resync(resync.run_id, outcome, detail=detail)
             if entry is None:
                 return
-            shown = Outcome(
-                state=outcome.entry_state,
+            shown = await uow.show_outcome(
+                entry,
+                outcome,
                 by_user=resync.requested_by,
-                at=uow.now,
                 new_run_id=resync.new_run_id,
                 detail=detail,
+                current=current,
             )
-            await uow.set_outcome(entry.run_id, shown, current=current)
             if entry.message_id is not None:
-                await uow.refresh_later(entry.message_id)
                 text, blocks = outcome_reply(entry.entry, shown)
                 await uow.reply_later(entry.message_id, text, blocks)

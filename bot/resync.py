@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from blocks.bulk import BULK_MAX, build_bulk_summary
-from blocks.model import BulkPlan, Outcome, Skipped
+from blocks.model import BulkPlan, Skipped
 from blocks.text import escape, user_mention
 from bot.effects import EffectOutbox
 from bot.faults import crash_point
@@ -284,18 +284,10 @@ class Resyncer:
                 result=outcome.value,
                 detail=f"new run {new_run_id}" if new_run_id else detail,
             )
-            tracked = attempt.tracked
-            if tracked is not None:
-                shown = Outcome(
-                    state=outcome.entry_state,
-                    by_user=attempt.user_id,
-                    at=uow.now,
-                    new_run_id=new_run_id,
-                    detail=detail,
+            if attempt.tracked is not None:
+                await uow.show_outcome(
+                    attempt.tracked, outcome, by_user=attempt.user_id, new_run_id=new_run_id, detail=detail
                 )
-                await uow.set_outcome(tracked.run_id, shown)
-                if tracked.message_id is not None:
-                    await uow.refresh_later(tracked.message_id)
 
     def _already(self, run_id: int, by: str, at: datetime, new_run_id: int | None) -> ResyncResult:
         new = f" as run {new_run_id}" if new_run_id else ""

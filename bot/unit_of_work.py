@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from blocks.model import Outcome
 from bot.patchworks.models import SyncEntry
-from bot.rows import Claim, EffectRow, ResyncRow, effect_row, resync_row
+from bot.rows import Claim, EffectRow, EntryRow, ResyncRow, effect_row, resync_row
 from bot.states import EffectKind, EffectState, ResyncOutcome
 from bot.tables import audit_table, effects_table, entries_table, resyncs_table
 
@@ -168,6 +168,25 @@ class UnitOfWork:
         await self._conn.execute(
             update(entries_table).where(entries_table.c.run_id == entry_run_id).values(**values)
         )
+
+    async def show_outcome(
+        self,
+        entry: EntryRow,
+        outcome: ResyncOutcome,
+        *,
+        by_user: str,
+        new_run_id: int | None,
+        detail: str | None,
+        current: SyncEntry | None = None,
+    ) -> Outcome:
+        """Write a resync's outcome into its entry and rewrite the digest showing it; returns it."""
+        shown = Outcome(
+            state=outcome.entry_state, by_user=by_user, at=self.now, new_run_id=new_run_id, detail=detail
+        )
+        await self.set_outcome(entry.run_id, shown, current=current)
+        if entry.message_id is not None:
+            await self.refresh_later(entry.message_id)
+        return shown
 
     # -- audit -------------------------------------------------------------------------------
 
