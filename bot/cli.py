@@ -123,7 +123,8 @@ async def _audit(settings: Settings, since: timedelta) -> int:
 
     store = await Store.open(settings.database_url)
     try:
-        rows = await store.audit_since(datetime.now(UTC) - since)
+        async with store.unit_of_work() as uow:
+            rows = await uow.audit.since(datetime.now(UTC) - since)
     finally:
         await store.close()
     if not rows:

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from blocks.digest import build_digest
 from blocks.messages import notice
+from blocks.model import Digest
 from bot.faults import crash_point
 from bot.slack import (
     DIGEST_EVENT,
@@ -21,6 +22,7 @@ from bot.slack import (
     SlackRateLimited,
     SlackUnavailable,
 )
+from bot.states import MessageState
 from bot.store import MessageRow, Store
 
 __all__ = ["DigestPublisher"]
@@ -39,20 +41,23 @@ class DigestPublisher:
 
     async def flush(self) -> bool:
         """Post every unposted digest, oldest first; False when some must wait for a later try."""
-        for message in await self._store.unposted_messages(self.channel):
+        async with self._store.unit_of_work() as uow:
+            unposted = await uow.messages.unposted(self.channel)
+        for message in unposted:
             if not await self._post(message):
                 return False
         return True
 
     async def _post(self, message: MessageRow) -> bool:
-        if message.state == "posting" and await self._adopt_earlier_post(message):
+        if message.state is MessageState.POSTING and await self._adopt_earlier_post(message):
             return True
-        digest = await self._store.load_digest(message.id)
+        _, digest = await self._load(message.id)
         if digest is None or not digest.items:
-            await self._store.mark_unposted(message.id, "digest has no entries", give_up=True)
+            await self._unposted(message.id, "digest has no entries", give_up=True)
             return True
         text, blocks = build_digest(digest)
-        await self._store.mark_posting(message.id)
+        async with self._store.unit_of_work() as uow:
+            await uow.messages.mark_posting(message.id)
         try:
             ts = await self._slack.post_message(
                 self.channel,
@@ -67,12 +72,12 @@ class DigestPublisher:
                 message.id,
                 exc.error,
             )
-            await self._store.mark_unposted(message.id, exc.error, give_up=True)
+            await self._unposted(message.id, exc.error, give_up=True)
             await self._post_plain_fallback(message.id, exc.error)
             return True
         except (SlackRateLimited, SlackUnavailable) as exc:
             log.warning("digest %s not posted yet (%s); will retry next poll", message.id, exc.error)
-            await self._store.mark_unposted(message.id, exc.error)
+            await self._unposted(message.id, exc.error)
             return False
         except SlackChannelError as exc:
             log.error(
@@ -82,14 +87,14 @@ class DigestPublisher:
                 self.channel,
                 exc.error,
             )
-            await self._store.mark_unposted(message.id, exc.error)
+            await self._unposted(message.id, exc.error)
             return False
         except SlackError as exc:
             log.error("digest %s not posted: %s; kept for the next poll", message.id, exc.error)
-            await self._store.mark_unposted(message.id, exc.error)
+            await self._unposted(message.id, exc.error)
             return False
         crash_point("after_post")
-        await self._store.mark_posted(message.id, ts)
+        await self._posted(message.id, ts)
         crash_point("between_posts")
         return True
 
@@ -108,7 +113,7 @@ class DigestPublisher:
         if ts is None:
             return False
         log.info("digest %s was already posted as %s before a restart", message.id, ts)
-        await self._store.mark_posted(message.id, ts)
+        await self._posted(message.id, ts)
         return True
 
     async def _post_plain_fallback(self, message_id: int, error: str) -> None:
@@ -128,11 +133,8 @@ class DigestPublisher:
         other Slack error is raised, so the outbox tries again later.
         """
         async with self._message_lock(message_id):
-            message = await self._store.message(message_id)
-            if message is None or message.ts is None:
-                return False
-            digest = await self._store.load_digest(message_id)
-            if digest is None or not digest.items:
+            message, digest = await self._load(message_id)
+            if message is None or message.ts is None or digest is None or not digest.items:
                 return False
             text, blocks = build_digest(digest)
             try:
@@ -144,11 +146,23 @@ class DigestPublisher:
 
     async def reply(self, message_id: int, text: str, blocks: list[dict[str, object]] | None = None) -> bool:
         """Post a note in a digest's thread; False when the digest was never posted."""
-        message = await self._store.message(message_id)
+        message, _ = await self._load(message_id)
         if message is None or message.ts is None:
             return False
         await self._slack.post_message(message.channel, text, blocks, thread_ts=message.ts)
         return True
+
+    async def _load(self, message_id: int) -> tuple[MessageRow | None, Digest | None]:
+        async with self._store.unit_of_work() as uow:
+            return await uow.messages.get(message_id), await uow.messages.digest(message_id)
+
+    async def _posted(self, message_id: int, ts: str) -> None:
+        async with self._store.unit_of_work() as uow:
+            await uow.messages.mark_posted(message_id, ts)
+
+    async def _unposted(self, message_id: int, error: str, *, give_up: bool = False) -> None:
+        async with self._store.unit_of_work() as uow:
+            await uow.messages.mark_unposted(message_id, error, give_up=give_up)
 
     @asynccontextmanager
     async def _message_lock(self, message_id: int) -> AsyncIterator[None]:

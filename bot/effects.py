@@ -18,10 +18,9 @@ from typing import Any
 
 from bot.digests import DigestPublisher
 from bot.faults import crash_point
-from bot.rows import EffectRow
 from bot.slack import SlackError, SlackPayloadError
 from bot.states import EffectKind, EffectState
-from bot.store import Store
+from bot.store import EffectRow, Store
 
 __all__ = ["EffectOutbox"]
 
@@ -55,7 +54,7 @@ class EffectOutbox:
         while True:
             now = self._clock()
             async with self._store.unit_of_work(now) as uow:
-                batch = await uow.claim_effects(_BATCH, now - _STALE_CLAIM)
+                batch = await uow.effects.claim(_BATCH, now - _STALE_CLAIM)
             if not batch:
                 return delivered
             delivered += await self._deliver_batch(batch)
@@ -104,7 +103,7 @@ class EffectOutbox:
 
     async def _finish(self, ids: list[int], state: EffectState, error: str | None = None) -> None:
         async with self._store.unit_of_work() as uow:
-            await uow.finish_effects(ids, state, error)
+            await uow.effects.finish(ids, state, error)
 
 
 def _reply_body(raw: str | None) -> dict[str, Any]:

@@ -11,9 +11,8 @@ from bot.effects import EffectOutbox
 from bot.patchworks.errors import NotFound, PatchworksError
 from bot.patchworks.models import RunStatus, SyncEntry
 from bot.patchworks.report import SyncReport
-from bot.rows import ResyncRow
 from bot.states import ResyncOutcome
-from bot.store import Store
+from bot.store import ResyncRow, Store
 
 __all__ = ["ResyncFollower", "stranded_after"]
 
@@ -58,7 +57,9 @@ class ResyncFollower:
         resync; when it did not, the claim is freed so the run can be resynced again.
         """
         settled = 0
-        for claim in await self._store.requested_resyncs(self._clock() - self._stranded):
+        async with self._store.unit_of_work() as uow:
+            stranded = await uow.resyncs.requested_before(self._clock() - self._stranded)
+        for claim in stranded:
             try:
                 run = await self._report.entry(claim.run_id)
             except NotFound:
@@ -79,12 +80,12 @@ class ResyncFollower:
     async def _settle(
         self, claim: ResyncRow, outcome: ResyncOutcome, new_run_id: int | None, note: str
     ) -> None:
-        entry = await self._store.entry_for_run(claim.entry_run_id or claim.run_id)
         detail = None if new_run_id else note
         async with self._store.unit_of_work(self._clock()) as uow:
-            if not await uow.settle_claim(claim.run_id, outcome, new_run_id=new_run_id, detail=detail):
+            entry = await uow.entries.for_run(claim.entry_run_id or claim.run_id)
+            if not await uow.resyncs.settle(claim.run_id, outcome, new_run_id=new_run_id, detail=detail):
                 return  # another replica settled it a moment ago
-            await uow.audit(
+            await uow.audit.append(
                 user_id=claim.requested_by,
                 action="resync",
                 run_ids=[claim.run_id],
@@ -99,8 +100,8 @@ class ResyncFollower:
 
     async def _free(self, claim: ResyncRow) -> None:
         async with self._store.unit_of_work(self._clock()) as uow:
-            if await uow.release_claim(claim.run_id):
-                await uow.audit(
+            if await uow.resyncs.release(claim.run_id):
+                await uow.audit.append(
                     user_id=claim.requested_by,
                     action="resync",
                     run_ids=[claim.run_id],
@@ -112,7 +113,9 @@ class ResyncFollower:
     async def follow(self) -> int:
         """Read each queued resync's new run; write finished outcomes back into their digests."""
         finished = 0
-        for resync in await self._store.queued_resyncs():
+        async with self._store.unit_of_work() as uow:
+            queued = await uow.resyncs.queued()
+        for resync in queued:
             if resync.new_run_id is None:
                 continue
             try:
@@ -135,9 +138,9 @@ class ResyncFollower:
     async def _finish(
         self, resync: ResyncRow, outcome: ResyncOutcome, detail: str | None, current: SyncEntry | None = None
     ) -> None:
-        entry = await self._store.entry_for_run(resync.entry_run_id or resync.run_id)
         async with self._store.unit_of_work(self._clock()) as uow:
-            await uow.record_resync(resync.run_id, outcome, detail=detail)
+            entry = await uow.entries.for_run(resync.entry_run_id or resync.run_id)
+            await uow.resyncs.record(resync.run_id, outcome, detail=detail)
             if entry is None:
                 return
             shown = await uow.show_outcome(
@@ -150,4 +153,4 @@ class ResyncFollower:
             )
             if entry.message_id is not None:
                 text, blocks = outcome_reply(entry.entry, shown)
-                await uow.reply_later(entry.message_id, text, blocks)
+                await uow.effects.reply_later(entry.message_id, text, blocks)

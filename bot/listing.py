@@ -96,7 +96,8 @@ class Lister:
         pages = max(1, -(-len(found) // LISTING_PAGE_SIZE))
         page = min(max(1, page), pages)
         shown = found[(page - 1) * LISTING_PAGE_SIZE : page * LISTING_PAGE_SIZE]
-        tracked = await self._store.entries_for_runs([entry.run_id for entry in shown])
+        async with self._store.unit_of_work() as uow:
+            tracked = await uow.entries.for_runs([entry.run_id for entry in shown])
         items = tuple(
             DigestItem(entry=entry, outcome=tracked[entry.run_id].outcome)
             if entry.run_id in tracked

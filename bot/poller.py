@@ -24,7 +24,6 @@ __all__ = ["PollResult", "Poller"]
 log = logging.getLogger(__name__)
 
 OUTAGE_KEY = "patchworks_outage_since"
-OUTAGE_REASON_KEY = "patchworks_outage_reason"
 
 
 @dataclass
@@ -79,13 +78,14 @@ class Poller:
         try:
             result.reconciled = await self._follower.reconcile()
             result.followed = await self._follower.follow()
-            watermark = await self._store.watermark()
+            async with self._store.unit_of_work() as uow:
+                watermark = await uow.meta.watermark()
             since = (watermark or started - self._lookback) - self._overlap
             async for page in self._report.failed_pages(since):
                 crash_point("after_fetch")
                 result.fetched += len(page)
-                known = await self._store.known_run_ids([entry.run_id for entry in page])
-                result.new += await self._store.add_entries(e for e in page if e.run_id not in known)
+                async with self._store.unit_of_work() as uow:
+                    result.new += await uow.entries.add(page)
         except PatchworksError as exc:
             result.error = str(exc)
             log.warning("poll failed: %s", exc)
@@ -93,19 +93,21 @@ class Poller:
             # Entries already recorded are still placed and posted below: nothing fetched is lost.
         else:
             await self._leave_outage()
-        new_messages = await self._store.assign_unassigned(
-            channel=self._digests.channel,
-            poll_id=uuid.uuid4().hex,
-            per_message=ENTRIES_PER_MESSAGE,
-            max_messages=self._max_messages,
-        )
+        async with self._store.unit_of_work() as uow:
+            new_messages = await uow.messages.place_unassigned(
+                channel=self._digests.channel,
+                poll_id=uuid.uuid4().hex,
+                per_message=ENTRIES_PER_MESSAGE,
+                max_messages=self._max_messages,
+            )
         result.messages = len(new_messages)
         crash_point("after_record")
         result.posted_all = await self._digests.flush()
         # What the resyncs above (and any crash before this poll) left for Slack.
         await self._effects.deliver()
         if result.posted_all and result.error is None:
-            await self._store.set_watermark(started)
+            async with self._store.unit_of_work() as uow:
+                await uow.meta.move_watermark(started)
         log.info(
             "poll: %d failed runs seen, %d new, %d digest messages, %d resyncs followed%s",
             result.fetched,
@@ -117,11 +119,11 @@ class Poller:
         return result
 
     async def _enter_outage(self, reason: str) -> None:
-        if await self._store.get_meta(OUTAGE_KEY) is not None:
-            return
         since = self._clock()
-        await self._store.set_meta(OUTAGE_KEY, since.isoformat())
-        await self._store.set_meta(OUTAGE_REASON_KEY, reason[:500])
+        async with self._store.unit_of_work() as uow:
+            if await uow.meta.get(OUTAGE_KEY) is not None:
+                return
+            await uow.meta.set(OUTAGE_KEY, since.isoformat())
         text, blocks = outage_notice(since, reason)
         try:
             await self._slack.post_message(self._digests.channel, text, blocks)
@@ -129,11 +131,11 @@ class Poller:
             log.error("outage notice not posted: %s", exc.error)
 
     async def _leave_outage(self) -> None:
-        raw = await self._store.get_meta(OUTAGE_KEY)
-        if raw is None:
-            return
-        await self._store.set_meta(OUTAGE_KEY, None)
-        await self._store.set_meta(OUTAGE_REASON_KEY, None)
+        async with self._store.unit_of_work() as uow:
+            raw = await uow.meta.get(OUTAGE_KEY)
+            if raw is None:
+                return
+            await uow.meta.set(OUTAGE_KEY, None)
         text, blocks = recovery_notice(datetime.fromisoformat(raw), self._clock())
         try:
             await self._slack.post_message(self._digests.channel, text, blocks)
@@ -142,5 +144,6 @@ class Poller:
 
     async def outage_since(self) -> datetime | None:
         """When Patchworks became unreachable, or None while it answers."""
-        raw = await self._store.get_meta(OUTAGE_KEY)
+        async with self._store.unit_of_work() as uow:
+            raw = await uow.meta.get(OUTAGE_KEY)
         return None if raw is None else datetime.fromisoformat(raw)

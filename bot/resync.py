@@ -134,17 +134,19 @@ class Resyncer:
         return result
 
     async def _audit_refusal(self, result: ResyncResult, user_id: str) -> None:
-        await self._store.audit(
-            user_id=user_id,
-            action="resync",
-            run_ids=[result.run_id],
-            result=result.status.value,
-            detail=result.reason,
-        )
+        async with self._store.unit_of_work(self._clock()) as uow:
+            await uow.audit.append(
+                user_id=user_id,
+                action="resync",
+                run_ids=[result.run_id],
+                result=result.status.value,
+                detail=result.reason,
+            )
 
     async def _check(self, run_id: int, *, force: bool) -> SyncEntry | ResyncResult:
         """The run as Patchworks has it now, when it may and should be resynced; else why not."""
-        earlier = await self._store.resync_for_run(run_id)
+        async with self._store.unit_of_work() as uow:
+            earlier = await uow.resyncs.for_run(run_id)
         if earlier is not None and earlier.outcome.blocks_new_claim:
             return self._already(run_id, earlier.requested_by, earlier.requested_at, earlier.new_run_id)
         try:
@@ -200,12 +202,12 @@ class Resyncer:
 
     async def _claim_and_retry(self, entry: SyncEntry, user_id: str) -> ResyncResult:
         run_id = entry.run_id
-        tracked = await self._store.entry_for_run(run_id)
-        entry_run_id = tracked.run_id if tracked else run_id
         async with self._store.unit_of_work(self._clock()) as uow:
-            claim = await uow.claim_resync(run_id, user_id, entry_run_id)
+            tracked = await uow.entries.for_run(run_id)
+            entry_run_id = tracked.run_id if tracked else run_id
+            claim = await uow.resyncs.claim(run_id, user_id, entry_run_id)
             if claim.created:
-                await uow.audit(user_id=user_id, action="resync", run_ids=[run_id], result="requested")
+                await uow.audit.append(user_id=user_id, action="resync", run_ids=[run_id], result="requested")
         if not claim.created:
             earlier = claim.resync
             lost = self._already(run_id, earlier.requested_by, earlier.requested_at, earlier.new_run_id)
@@ -227,8 +229,8 @@ class Resyncer:
         except (RateLimited, AuthFailed) as exc:
             # Patchworks did not run it: free the claim so a later click can try again.
             async with self._store.unit_of_work(self._clock()) as uow:
-                await uow.release_claim(run_id)
-                await uow.audit(
+                await uow.resyncs.release(run_id)
+                await uow.audit.append(
                     user_id=user_id,
                     action="resync",
                     run_ids=[run_id],
@@ -243,9 +245,10 @@ class Resyncer:
                 f"Patchworks did not confirm the resync ({exc}); syncbot will check run {run_id} "
                 "and follow its retry, or free it to be resynced again"
             )
-            await self._store.audit(
-                user_id=user_id, action="resync", run_ids=[run_id], result="unconfirmed", detail=str(exc)
-            )
+            async with self._store.unit_of_work(self._clock()) as uow:
+                await uow.audit.append(
+                    user_id=user_id, action="resync", run_ids=[run_id], result="unconfirmed", detail=str(exc)
+                )
             return ResyncResult(ResyncStatus.ERROR, run_id, escape(detail), "outcome unknown", entry)
         crash_point("resync_answered")
         await self._record(attempt, ResyncOutcome.QUEUED, new_run_id=new_run_id)
@@ -269,7 +272,7 @@ class Resyncer:
     ) -> None:
         """Patchworks answered: the resync row, the entry, the audit line and the rewrite, at once."""
         async with self._store.unit_of_work(self._clock()) as uow:
-            await uow.record_resync(
+            await uow.resyncs.record(
                 attempt.run_id,
                 outcome,
                 new_run_id=new_run_id,
@@ -277,7 +280,7 @@ class Resyncer:
                 user_id=attempt.user_id,
                 entry_run_id=attempt.entry_run_id,
             )
-            await uow.audit(
+            await uow.audit.append(
                 user_id=attempt.user_id,
                 action="resync",
                 run_ids=[attempt.run_id],
@@ -304,7 +307,9 @@ class Resyncer:
     ) -> BulkPlan:
         """What a bulk resync would do, from what syncbot knows and Patchworks says now."""
         unique = list(dict.fromkeys(run_ids))[:BULK_MAX]
-        tracked = await self._store.entries_for_runs(unique)
+        async with self._store.unit_of_work() as uow:
+            tracked = await uow.entries.for_runs(unique)
+            claims = await uow.resyncs.for_runs(unique)
         to_resync: list[SyncEntry] = []
         skipped: list[Skipped] = []
         for run_id in unique:
@@ -315,7 +320,7 @@ class Resyncer:
                     entry = await self._report.entry(run_id)
                 except NotFound:
                     continue
-            earlier = await self._store.resync_for_run(run_id)
+            earlier = claims.get(run_id)
             if earlier is not None and earlier.outcome.blocks_new_claim:
                 skipped.append(Skipped(entry=entry, reason="already resynced"))
                 continue
@@ -358,6 +363,6 @@ class Resyncer:
         if message_id is not None:
             text, blocks = build_bulk_summary(outcome.queued, outcome.skipped, outcome.failed, user_id)
             async with self._store.unit_of_work(self._clock()) as uow:
-                await uow.reply_later(message_id, text, blocks)
+                await uow.effects.reply_later(message_id, text, blocks)
         await self._effects.deliver()
         return outcome

@@ -34,7 +34,8 @@ class PollerLease:
     async def renew(self) -> bool:
         """Take or keep the lease; updates `services.is_poller`."""
         until = datetime.now(UTC) + self.ttl
-        held = await self._services.store.acquire_lease(LEASE_NAME, self.holder, until)
+        async with self._services.store.unit_of_work() as uow:
+            held = await uow.leases.acquire(LEASE_NAME, self.holder, until)
         if held != self._services.is_poller:
             log.info("this replica %s the poller", "is now" if held else "is no longer")
         self._services.is_poller = held
@@ -43,7 +44,8 @@ class PollerLease:
     async def release(self) -> None:
         """Hand the lease over at shutdown."""
         if self._services.is_poller:
-            await self._services.store.release_lease(LEASE_NAME, self.holder)
+            async with self._services.store.unit_of_work() as uow:
+                await uow.leases.release(LEASE_NAME, self.holder)
             self._services.is_poller = False
 
 

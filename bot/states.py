@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from blocks.model import EntryState
 
-__all__ = ["EffectKind", "EffectState", "ResyncOutcome"]
+__all__ = ["EffectKind", "EffectState", "MessageState", "Placement", "ResyncOutcome"]
 
 
 class ResyncOutcome(StrEnum):
@@ -57,3 +57,20 @@ class EffectState(StrEnum):
     DELIVERING = "delivering"  # claimed by one process; back to pending if that process died
     DONE = "done"
     FAILED = "failed"  # Slack will never take it; kept for the record
+
+
+class MessageState(StrEnum):
+    """Where a digest message is in the outbox."""
+
+    PENDING = "pending"
+    POSTING = "posting"  # the post was sent; after a crash, look for it before posting again
+    POSTED = "posted"
+    FAILED = "failed"  # Slack will never take it as it is
+
+
+class Placement(StrEnum):
+    """Where an entry is shown."""
+
+    UNASSIGNED = "unassigned"  # recorded, not yet placed in a digest
+    MESSAGE = "message"  # one of a digest's entries
+    OVERFLOW = "overflow"  # counted in a digest's "+N more"

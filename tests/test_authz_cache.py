@@ -9,10 +9,10 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 
 import pytest
 from conftest import BOT_TOKEN, CHANNEL, FakeSlack, RunningBot, Sim, forged_click
+from support.store import audit_rows
 
 from blocks.ids import Action, ViewId
 from blocks.text import escape
@@ -20,7 +20,6 @@ from blocks.values import BulkRef, EntryRef, encode
 from bot.authz import Authorizer, Decision, Verdict
 from bot.slack import SlackClient, build_web_client
 
-LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)  # audit rows since: all of them
 GROUP = "S0MANAGERS"
 MANAGER, VIEWER, ADMIN = "U0MAX", "U0VIC", "U0ADA"  # in GROUP, in no group, listed by ID
 TTL = 60.0
@@ -196,7 +195,7 @@ async def test_a_resync_click_while_slack_cannot_say_who_is_in_the_group_is_refu
     assert authz_errors(caplog)
     await asyncio.sleep(0.3)
     assert sim.world.retry_calls == []
-    audit = await bot.services.store.audit_since(LONG_AGO)
+    audit = await audit_rows(bot.services.store)
     assert [(row.user_id, row.action, row.result, row.detail) for row in audit] == [
         (MANAGER, "resync", "unverified", "fatal_error")
     ]
@@ -233,7 +232,7 @@ async def test_a_bulk_confirmation_while_slack_cannot_say_who_is_in_the_group_is
     assert "Nothing was changed" in shown
     await asyncio.sleep(0.3)
     assert sim.world.retry_calls == []
-    audit = await bot.services.store.audit_since(LONG_AGO)
+    audit = await audit_rows(bot.services.store)
     assert [(row.user_id, row.action, row.result) for row in audit] == [
         (MANAGER, "bulk_resync", "unverified")
     ]

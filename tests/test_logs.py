@@ -265,14 +265,15 @@ async def test_audit_prints_each_row_as_one_sanitized_line(tmp_path: Path) -> No
     url = f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}"
     store = await Store.open(url)
     try:
-        await store.audit(
-            user_id="U0ANA\x1b[2J",
-            action="resync",
-            run_ids=[101],
-            result="refused",
-            detail=f"Patchworks: \x1b]0;owned\x07flow disabled\r\n{FORGED}\u202e",
-        )
-        await store.audit(user_id="U0BOB", action="resync", run_ids=[102], result="queued")
+        async with store.unit_of_work() as uow:
+            await uow.audit.append(
+                user_id="U0ANA\x1b[2J",
+                action="resync",
+                run_ids=[101],
+                result="refused",
+                detail=f"Patchworks: \x1b]0;owned\x07flow disabled\r\n{FORGED}\u202e",
+            )
+            await uow.audit.append(user_id="U0BOB", action="resync", run_ids=[102], result="queued")
     finally:
         await store.close()
     done = subprocess.run(

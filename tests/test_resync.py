@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import BOT_TOKEN, CHANNEL, FakeSlack
+from support.store import audit_rows, resync_of
 
 from bot.digests import DigestPublisher
 from bot.effects import EffectOutbox
@@ -98,7 +99,7 @@ async def rig(tmp_path: Path, slack: FakeSlack) -> AsyncIterator[Rig]:
 
 
 async def audit_lines(store: Store) -> list[tuple[str, str]]:
-    return [(row.user_id, row.result) for row in await store.audit_since(datetime(2000, 1, 1, tzinfo=UTC))]
+    return [(row.user_id, row.result) for row in await audit_rows(store)]
 
 
 async def test_a_refused_retry_is_reported_and_can_be_tried_again(rig: Rig) -> None:
@@ -134,7 +135,7 @@ async def test_an_unanswered_retry_that_ran_is_followed_not_repeated(rig: Rig) -
     assert "syncbot will check" in unknown.message
     assert second.status is ResyncStatus.ALREADY
     assert (too_early, settled) == (0, 1)
-    followed = await rig.store.resync_for_run(RUN)
+    followed = await resync_of(rig.store, RUN)
     assert followed is not None
     assert followed.outcome is ResyncOutcome.QUEUED
     assert followed.new_run_id == RUN + 7

@@ -139,12 +139,13 @@ async def allowed_to_resync(services: Services, body: Body, run_ids: list[int], 
     decision = await services.authz.decide(user)
     if decision.allowed:
         return True
-    await services.store.audit(
-        user_id=user or "unknown",
-        action=action,
-        run_ids=run_ids,
-        result=decision.verdict.value,
-        detail=decision.reason or None,
-    )
+    async with services.store.unit_of_work() as uow:
+        await uow.audit.append(
+            user_id=user or "unknown",
+            action=action,
+            run_ids=run_ids,
+            result=decision.verdict.value,
+            detail=decision.reason or None,
+        )
     await tell(services, body, decision.explanation)
     return False

@@ -75,7 +75,8 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         runs = list(ref.runs)
         if ref.msg is not None:
-            digest = await services.store.load_digest(ref.msg)
+            async with services.store.unit_of_work() as uow:
+                digest = await uow.messages.digest(ref.msg)
             runs = [item.entry.run_id for item in digest.items] if digest else []
         await confirm(body, runs, ref)
 
@@ -92,13 +93,14 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         decision = await services.authz.decide(user)
         if not decision.allowed:
-            await services.store.audit(
-                user_id=user or "unknown",
-                action="bulk_resync",
-                run_ids=ref.runs,
-                result=decision.verdict.value,
-                detail=decision.reason or None,
-            )
+            async with services.store.unit_of_work() as uow:
+                await uow.audit.append(
+                    user_id=user or "unknown",
+                    action="bulk_resync",
+                    run_ids=ref.runs,
+                    result=decision.verdict.value,
+                    detail=decision.reason or None,
+                )
             # The modal itself answers: "not allowed", or "could not check, try again".
             await ack(response_action="update", view=notice_modal("Resync entries", decision.explanation))
             return

@@ -28,8 +28,9 @@ async def details_model(services: Services, ref: EntryRef) -> DetailsModel:
         health = await services.resyncer.recent_health()
     except PatchworksError:
         health = {}
-    tracked = await services.store.entry_for_run(ref.run)
-    attempts = await services.store.attempts(tracked.run_id if tracked else ref.run)
+    async with services.store.unit_of_work() as uow:
+        tracked = await uow.entries.for_run(ref.run)
+        attempts = await uow.resyncs.attempts(tracked.run_id if tracked else ref.run)
     involved = tuple(health[system] for system in entry.systems if system in health)
     return DetailsModel(
         entry=entry,

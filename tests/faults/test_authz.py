@@ -9,15 +9,14 @@ import logging
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 
 import pytest
 from conftest import CHANNEL, FakeSlack, RunningBot, Sim, forged_click
+from support.store import audit_rows
 
 from blocks.ids import Action, ViewId
 from blocks.values import BulkRef, EntryRef, ListRef, encode
 
-LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)  # audit rows since: all of them
 ADMIN, MANAGER, VIEWER = "U0ADA", "U0MAX", "U0VIC"  # listed, in S0MANAGERS, neither
 
 # Actions that change something in Patchworks; everything else is reading.
@@ -69,7 +68,7 @@ async def test_a_viewer_is_refused_on_every_resync_action(
     await asyncio.sleep(0.2)
     assert sim.world.retry_calls == []
     assert slack.workspace.calls("views.open") == []
-    audit = await bot.services.store.audit_since(LONG_AGO)
+    audit = await audit_rows(bot.services.store)
     assert [(row.user_id, row.result) for row in audit] == [(VIEWER, "refused")]
 
 

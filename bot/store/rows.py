@@ -8,7 +8,7 @@ from typing import Any
 
 from blocks.model import EntryState, Outcome
 from bot.patchworks.models import SyncEntry
-from bot.states import EffectKind, ResyncOutcome
+from bot.states import EffectKind, MessageState, Placement, ResyncOutcome
 
 __all__ = [
     "AuditRow",
@@ -17,6 +17,7 @@ __all__ = [
     "EntryRow",
     "MessageRow",
     "ResyncRow",
+    "cut",
     "effect_row",
     "entry_row",
     "message_row",
@@ -32,7 +33,7 @@ class MessageRow:
     id: int
     channel: str
     ts: str | None
-    state: str
+    state: MessageState
     attempts: int
     last_error: str | None
     posting_at: datetime | None
@@ -45,7 +46,7 @@ class EntryRow:
     run_id: int
     current_run_id: int
     message_id: int | None
-    placement: str
+    placement: Placement
     entry: SyncEntry
     outcome: Outcome
 
@@ -101,6 +102,15 @@ def effect_row(row: Any) -> EffectRow:
     )
 
 
+# Error texts and audit details are kept whole up to this size; longer ones are cut.
+DETAIL_CHARS = 2000
+
+
+def cut(text: str | None) -> str | None:
+    """A stored text, cut to DETAIL_CHARS."""
+    return None if text is None else text[:DETAIL_CHARS]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -118,7 +128,7 @@ def entry_row(row: Any) -> EntryRow:
         run_id=row.run_id,
         current_run_id=row.current_run_id,
         message_id=row.message_id,
-        placement=row.placement,
+        placement=Placement(row.placement),
         entry=entry,
         outcome=outcome,
     )
@@ -142,7 +152,7 @@ def message_row(row: Any) -> MessageRow:
         id=row.id,
         channel=row.channel,
         ts=row.ts,
-        state=row.state,
+        state=MessageState(row.state),
         attempts=row.attempts,
         last_error=row.last_error,
         posting_at=row.posting_at,
