@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
-from conftest import pg_database
-from support.store import claim, resync_of
+from support.store import claim, open_store, resync_of
 
 from bot.states import ResyncOutcome
 from bot.store import Store
@@ -20,14 +18,8 @@ RUN = 4242
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     """A fresh store on each backend."""
-    async with AsyncExitStack() as stack:
-        if request.param == "postgres":
-            url = await stack.enter_async_context(pg_database())
-        else:
-            url = f"sqlite+aiosqlite:///{tmp_path / 'claims.db'}"
-        opened = await Store.open(url)
+    async with open_store(request.param, tmp_path) as opened:
         yield opened
-        await opened.close()
 
 
 async def fail(store: Store, run_id: int, user: str) -> None:

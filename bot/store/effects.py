@@ -53,6 +53,9 @@ class EffectRepo:
             .where(effects_table.c.state == EffectState.PENDING.value)
             .order_by(effects_table.c.id)
             .limit(limit)
+            # Concurrent deliverers (replicas) take disjoint batches instead of waiting on each
+            # other's rows; SQLite has one writer at a time and ignores this.
+            .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
         claimed = await self._conn.execute(

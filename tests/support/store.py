@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bot.store import AuditRow, Claim, ResyncRow, Store
 
@@ -25,3 +28,20 @@ async def claim(store: Store, run_id: int, user_id: str) -> Claim:
     """Claim a run for resync in a transaction of its own."""
     async with store.unit_of_work() as uow:
         return await uow.resyncs.claim(run_id, user_id, run_id)
+
+
+@asynccontextmanager
+async def open_store(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
+    """A fresh store on SQLite or on a fresh PostgreSQL database ("sqlite" or "postgres")."""
+    async with AsyncExitStack() as stack:
+        if backend == "postgres":
+            from conftest import pg_database
+
+            url = await stack.enter_async_context(pg_database())
+        else:
+            url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+        store = await Store.open(url)
+        try:
+            yield store
+        finally:
+            await store.close()
