@@ -12,11 +12,11 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.store import migrations
 from bot.store.rows import AuditRow, Claim, EffectRow, EntryRow, MessageRow, ResyncRow, utcnow
-from bot.store.tables import MIGRATIONS, SCHEMA_VERSION, meta_table
 from bot.store.uow import UnitOfWork
 
 __all__ = [
@@ -70,27 +70,16 @@ class Store:
         async with self._engine.begin() as conn:
             yield UnitOfWork(conn, now or utcnow())
 
-    async def migrate(self) -> int:
-        """Apply the migrations this database has not seen; returns the version it is at."""
-        async with self._engine.begin() as conn:
+    async def migrate(self) -> str:
+        """Apply the migrations this database has not seen; returns the revision it is at.
+
+        One transaction: a migration that fails leaves the database as it was. Replicas starting
+        together take turns, and whoever comes second finds nothing left to do."""
+        async with migrations.one_at_a_time(), self._engine.begin() as conn:
             if self.is_postgres:
-                # Replicas starting together must not migrate twice.
                 await conn.execute(text("SELECT pg_advisory_xact_lock(727401)"))
-            await conn.run_sync(lambda sync: meta_table.create(sync, checkfirst=True))
-            found = await conn.scalar(select(meta_table.c.value).where(meta_table.c.key == "schema_version"))
-            version = int(found) if found else 0
-            if version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"database schema version {version} is newer than this syncbot ({SCHEMA_VERSION})"
-                )
-            for step in MIGRATIONS[version:]:
-                await conn.run_sync(step)
-            if found is None:
-                await conn.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
-            elif version != SCHEMA_VERSION:
-                await conn.execute(
-                    update(meta_table)
-                    .where(meta_table.c.key == "schema_version")
-                    .values(value=str(SCHEMA_VERSION))
-                )
-        return SCHEMA_VERSION
+            elif conn.dialect.name == "sqlite":
+                # The driver leaves DDL outside transactions unless one is open: open it now, and
+                # with it the write lock a second process on the same file waits for.
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return await conn.run_sync(migrations.upgrade)

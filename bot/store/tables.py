@@ -1,4 +1,4 @@
-"""syncbot's tables and the migrations that create them (one step per schema version)."""
+"""syncbot's tables. A change here needs a migration too: see bot/store/migrations."""
 
 from __future__ import annotations
 
@@ -6,12 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text
-from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
-    "MIGRATIONS",
-    "SCHEMA_VERSION",
     "UTCDateTime",
     "audit_table",
     "effects_table",
@@ -140,21 +137,3 @@ effects_table = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("claimed_at", UTCDateTime, nullable=True),
 )
-
-
-def _create(*tables: Table) -> Any:
-    def migrate(conn: Connection) -> None:
-        for table in tables:
-            table.create(conn, checkfirst=True)
-
-    return migrate
-
-
-# Each step upgrades the schema by one version; a database written by any older version is
-# brought forward at start-up. Never edit a released step: add a new one.
-MIGRATIONS = (
-    _create(meta_table, messages_table, entries_table, resyncs_table),  # 1: digests and resyncs
-    _create(audit_table, leases_table),  # 2: audit log and the poller lease
-    _create(effects_table),  # 3: the outbox of Slack effects
-)
-SCHEMA_VERSION = len(MIGRATIONS)
