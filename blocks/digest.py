@@ -6,8 +6,10 @@ empty digest is not posted at all, so `build_digest` refuses zero items.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
+from datetime import timedelta
 
 from blocks.bulk import bulk_actions
 from blocks.elements import Block, button, context, divider, header, seal, section
@@ -16,13 +18,16 @@ from blocks.ids import Action
 from blocks.limits import MAX_MESSAGE_BLOCKS, MESSAGE_TEXT_BUDGET, visible_text_length
 from blocks.model import Digest, DigestItem, EntryState
 from blocks.text import escape, one_line, plain, slack_date, truncate
-from blocks.values import ListRef, encode
+from blocks.values import MAX_LIST_MINUTES, ListRef, encode
 
-__all__ = ["ENTRIES_PER_MESSAGE", "build_digest", "split_for_messages"]
+__all__ = ["ENTRIES_PER_MESSAGE", "OVERFLOW_MARGIN", "build_digest", "split_for_messages"]
 
 # 20 entries of 2 blocks plus the frame stay under 50 blocks, and ~450 characters per entry
 # under the 10,000-character text budget.
 ENTRIES_PER_MESSAGE = 20
+# Added to the age of the oldest overflow failure: "List them" still finds it when clicked this
+# long after the digest was posted (and it is the whole window when no start time is known).
+OVERFLOW_MARGIN = timedelta(hours=24)
 # Headroom under the budget for what the frame estimate cannot see (rounding, future tweaks).
 _TEXT_MARGIN = 200
 _TALLY = (
@@ -81,7 +86,7 @@ def build_digest(digest: Digest) -> tuple[str, list[Block]]:
         tail.append(bulk)
     more, more_flows = _overflow(digest, hidden)
     if more > 0:
-        tail.append(_more_section(digest, more, more_flows))
+        tail.append(_more_section(digest, hidden, more, more_flows))
     if tail:
         tail.insert(0, divider(key="div"))
     frame = head + tail
@@ -97,8 +102,26 @@ def build_digest(digest: Digest) -> tuple[str, list[Block]]:
     return text, seal(head + entries + tail)
 
 
-def _more_section(digest: Digest, more: int, flows: list[tuple[str, int]]) -> Block:
-    hours = min(max(digest.overflow_hours, 1), 360)
+def _window_hours(digest: Digest, hidden: list[DigestItem]) -> int:
+    """The listing window, in hours, that "List them" opens.
+
+    A listing reaches back from the moment it is clicked, so the window covers the oldest failure
+    not shown (the poll's overflow, or an item past this message's capacity) as seen from the
+    digest's posting, plus OVERFLOW_MARGIN for the time between the post and the click; never
+    more than a listing accepts (15 days).
+    """
+    starts = [item.entry.started_at for item in hidden if item.entry.started_at is not None]
+    if digest.overflow_since is not None:
+        starts.append(digest.overflow_since)
+    reach = OVERFLOW_MARGIN
+    if starts:
+        reach += max(digest.created_at - min(starts), timedelta(0))
+    hours = math.ceil(reach.total_seconds() / 3600)
+    return min(max(hours, 1), MAX_LIST_MINUTES // 60)
+
+
+def _more_section(digest: Digest, hidden: list[DigestItem], more: int, flows: list[tuple[str, int]]) -> Block:
+    hours = _window_hours(digest, hidden)
     text = f"+{more} more {'failure' if more == 1 else 'failures'} not shown"
     if flows:
         text += f" ({counts_text(flows)})"
@@ -108,7 +131,7 @@ def _more_section(digest: Digest, more: int, flows: list[tuple[str, int]]) -> Bl
         accessory=button(
             "List them",
             Action.SHOW_ALL,
-            value=encode(ListRef(minutes=hours * 60, digest=digest.message_id)),
+            value=encode(ListRef(minutes=hours * 60)),
             accessibility_label=f"List all failed syncs of the last {hours} hours",
         ),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Action", "Command", "ViewId"]
+__all__ = ["ACTING_ACTIONS", "ACTING_VIEWS", "Action", "Command", "ViewId"]
 
 
 class Action(StrEnum):
@@ -27,7 +27,18 @@ class ViewId(StrEnum):
 
     DETAILS = "details_modal"
     BULK_CONFIRM = "bulk_confirm_modal"
-    RESYNC_ANYWAY = "resync_anyway_modal"
+
+
+# Acting ids: the controls that change something in Patchworks (a resync), or open the one step
+# before it. Only users allowed to resync may use them; bot/handlers/authorize.py checks every
+# one of them, for every click and submission, before any listener runs. Every other id only
+# reads (Details, paging, the bulk selection, links) and stays open to everyone in the channel.
+# A new id that changes something belongs here: tests/faults/test_authz.py clicks every Action
+# and submits every ViewId as a user who may not resync, and fails if a retry gets through.
+ACTING_ACTIONS: frozenset[Action] = frozenset(
+    {Action.RESYNC, Action.RESYNC_ANYWAY, Action.BULK_RESYNC_SELECTED, Action.BULK_RESYNC_ALL}
+)
+ACTING_VIEWS: frozenset[ViewId] = frozenset({ViewId.BULK_CONFIRM})
 
 
 class Command(StrEnum):

@@ -1,4 +1,4 @@
-"""Small messages: ephemeral notices, outcome replies, outage notices, the resync-anyway modal."""
+"""Small messages: ephemeral notices, outcome replies, outage notices, the resync-anyway prompt."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 
 from blocks.elements import Block, actions, button, modal, seal, section
 from blocks.entry import run_label
-from blocks.ids import Action, ViewId
+from blocks.ids import Action
 from blocks.limits import MODAL_TITLE, SECTION_TEXT
 from blocks.model import EntryState, Outcome
 from blocks.text import escape, escaped, first_line, one_line, slack_date, truncate, user_mention, utc_text
@@ -15,7 +15,6 @@ from blocks.values import EntryRef, encode
 from bot.patchworks.models import Health, SyncEntry, SystemHealth
 
 __all__ = [
-    "build_resync_anyway_modal",
     "loading_modal",
     "mrkdwn_notice",
     "notice",
@@ -146,19 +145,3 @@ def resync_anyway_prompt(
     text = truncate(f"⚠️ {what}: {warning}", SECTION_TEXT)
     fallback = truncate(f"⚠️ {run_label(entry.run_id).capitalize()}: {warning}", 3000)
     return fallback, seal([section(text, key="warning"), actions(anyway, key="anyway")])
-
-
-def build_resync_anyway_modal(
-    entry: SyncEntry, health: Sequence[SystemHealth], *, message_id: int | None = None
-) -> Block:
-    """The same warning as a modal whose submit resyncs anyway (callback ViewId.RESYNC_ANYWAY)."""
-    what, warning = _health_warning(entry, health)
-    blocks = [section(what, key="entry"), section(truncate(warning, SECTION_TEXT), key="warning")]
-    return modal(
-        "Resync anyway?",
-        blocks,
-        callback_id=ViewId.RESYNC_ANYWAY,
-        private_metadata=encode(EntryRef(run=entry.run_id, msg=message_id)),
-        submit="Resync anyway",
-        close="Cancel",
-    )

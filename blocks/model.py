@@ -63,7 +63,9 @@ class Digest(_Frozen):
     items: tuple[DigestItem, ...]
     overflow: int = 0  # failures of this poll not shown in any message (see /failed-syncs)
     overflow_flows: tuple[tuple[str, int], ...] = ()  # (flow name, count) of the overflow
-    overflow_hours: int = 24  # listing window that covers the overflow
+    # Start of the oldest overflow failure (None without overflow, or when no start is known):
+    # "List them" opens a listing window reaching back to it.
+    overflow_since: datetime | None = None
 
 
 class Listing(_Frozen):

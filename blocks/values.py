@@ -9,10 +9,11 @@ import json
 import re
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 __all__ = [
     "MAX_ID",
+    "MAX_LIST_MINUTES",
     "MAX_RUNS",
     "BulkRef",
     "EntryRef",
@@ -30,13 +31,16 @@ MAX_VALUE_CHARS = 2000
 # Ids fit a JSON number exactly and a 64-bit database column; a forged bigger one is refused here
 # instead of overflowing SQLite or Patchworks later.
 MAX_ID = 2**53
+# How far back a listing may reach, in minutes: as far as Patchworks' failed-run report goes.
+MAX_LIST_MINUTES = 15 * 24 * 60
 # Run ids one bulk value may carry: at least blocks.bulk.BULK_MAX and the select's MAX_OPTIONS.
 MAX_RUNS = 200
 
 # Strict: JSON true, 5.0 or "5" are not ids syncbot wrote, so they are refused, not coerced.
 Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 RunId = Id
-_RUN_ID: TypeAdapter[int] = TypeAdapter(RunId)
+_ID: TypeAdapter[int] = TypeAdapter(Id)
+_RUN_ID = _ID
 # An option value is the run id in decimal, as `blocks.bulk.bulk_actions` writes it.
 _OPTION_DIGITS = re.compile(r"[1-9][0-9]{0,15}")
 
@@ -71,9 +75,29 @@ class ListRef(_Value):
 
     v: Literal[1] = 1
     q: str = Field("", max_length=200)
-    minutes: int = Field(ge=1, le=15 * 24 * 60)
+    minutes: int = Field(ge=1, le=MAX_LIST_MINUTES)
     page: int = Field(1, ge=1, le=10_000)
-    digest: Id | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_old_digest(cls, data: object) -> object:
+        """Digests posted before `digest` was dropped carry `"digest": <message id>` in their
+        "List them" button; nothing reads it, so a well-formed one is ignored (a forged one is
+        still refused, as an unknown field)."""
+        if isinstance(data, dict) and "digest" in data and _is_old_digest(data["digest"]):
+            return {key: value for key, value in data.items() if key != "digest"}
+        return data
+
+
+def _is_old_digest(value: object) -> bool:
+    """What an older syncbot wrote in ListRef.digest: null or a message id."""
+    if value is None:
+        return True
+    try:
+        _ID.validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 _V = TypeVar("_V", bound=_Value)

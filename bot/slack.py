@@ -262,10 +262,6 @@ class SlackClient:
         """Replace an open modal's content."""
         await self._call("views.update", view_id=view_id, view=dict(view))
 
-    async def push_view(self, trigger_id: str, view: Mapping[str, Any]) -> None:
-        """Push a modal on top of the open one."""
-        await self._call("views.push", trigger_id=trigger_id, view=dict(view))
-
     async def usergroup_members(self, usergroup: str) -> list[str]:
         """User IDs in a user group."""
         data = await self._call("usergroups.users.list", usergroup=usergroup)

@@ -11,10 +11,20 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import CHANNEL, FakeSlack, RunningBot, Sim, digest_messages, digest_ts, entry_text, forged_click
+from conftest import (
+    CHANNEL,
+    FakeSlack,
+    RunningBot,
+    Sim,
+    digest_messages,
+    digest_ts,
+    entry_text,
+    forged_click,
+    shown_runs,
+)
 
 from blocks.ids import Action, Command
-from blocks.limits import message_problems, view_problems
+from syncbot_sandbox.blockkit import message_problems, view_problems
 
 ANA = "U0ADA"  # may resync (no allow-list is configured in these tests)
 
@@ -41,6 +51,10 @@ def thread_replies(slack: FakeSlack) -> list[Any]:
 
 def ephemerals(slack: FakeSlack, user: str = ANA) -> list[str]:
     return [e.text for e in slack.workspace.ephemerals.get((CHANNEL, user), [])]
+
+
+def ephemeral_blocks(slack: FakeSlack, user: str = ANA) -> list[Any]:
+    return [e.blocks for e in slack.workspace.ephemerals.get((CHANNEL, user), [])]
 
 
 async def test_resync_queues_one_retry_and_rewrites_the_entry_in_place(
@@ -312,3 +326,44 @@ async def test_an_unknown_action_id_gets_an_explanation_never_a_500(
     await eventually(lambda: ephemerals(slack))
     assert "Nothing was changed" in ephemerals(slack)[-1]
     assert sim.world.retry_calls == []
+
+
+class TestOverflowListing:
+    """More failures than the digest messages hold: "List them" must reach the oldest of them."""
+
+    @pytest.fixture
+    def settings_env(self, settings_env: dict[str, str]) -> dict[str, str]:
+        # One message of 20 entries; the first poll reads back 4 days.
+        return {**settings_env, "SYNCBOT_DIGEST_MAX_MESSAGES": "1", "SYNCBOT_LOOKBACK_HOURS": "96"}
+
+    async def test_list_them_lists_overflow_failures_three_days_old(
+        self, bot: RunningBot, sim: Sim, slack: FakeSlack
+    ) -> None:
+        # Entries are placed by flow name: "BigCommerce > Veeqo" fills the message, and the
+        # "Shopify > NetSuite" failures of 3 days ago become the "+3 more".
+        recent = sim.world.add_failures(20, minutes_ago=2, flow_id=109)
+        old = sim.world.add_failures(3, minutes_ago=3 * 24 * 60, flow_id=101)
+        await bot.services.poller.run_once()
+        [digest] = digest_messages(slack.workspace)
+        assert sorted(shown_runs(slack)) == sorted(recent)
+        assert any("+3 more failures not shown" in json.dumps(block) for block in digest.blocks)
+
+        await bot.desk.click(ANA, CHANNEL, digest.ts, Action.SHOW_ALL)
+        await eventually(lambda: ephemerals(slack))
+        listing = slack.workspace.ephemerals[(CHANNEL, ANA)][-1]
+        assert "23 failed syncs" in json.dumps(listing.blocks)  # newest first: the old ones on page 2
+
+        await bot.desk.click(ANA, CHANNEL, listing.ts, Action.LIST_NEXT)
+        await eventually(lambda: all(f"run {run}" in json.dumps(ephemeral_blocks(slack)) for run in old))
+
+    async def test_a_list_them_button_posted_by_the_previous_version_still_lists(
+        self, bot: RunningBot, sim: Sim, slack: FakeSlack
+    ) -> None:
+        await posted(bot, sim, 2, flow_id=101)
+        # Before the listing window followed the overflow, the button also carried the digest id.
+        old_value = '{"v":1,"q":"","minutes":1440,"page":1,"digest":1}'
+
+        await bot.desk.send_payload(forged_click(slack, ANA, digest_ts(slack), Action.SHOW_ALL, old_value))
+
+        await eventually(lambda: ephemerals(slack))
+        assert "2 failed syncs" in ephemerals(slack)[-1]

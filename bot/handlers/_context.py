@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -15,22 +15,33 @@ from bot.services import Services
 from bot.slack import SlackError
 
 __all__ = [
+    "SERVICES",
     "STALE_BUTTON",
-    "allowed_to_resync",
     "channel_of",
     "open_then_fill",
     "read_value",
+    "services_of",
     "tell",
     "user_of",
     "value_of",
 ]
 
+# The context key under which register_all's middleware puts the app's Services.
+SERVICES = "services"
 STALE_BUTTON = "That button is not one syncbot understands any more. Nothing was changed."
 
 log = logging.getLogger(__name__)
 
 Body = dict[str, Any]
 V = TypeVar("V", bound=BaseModel)
+
+
+def services_of(context: Mapping[str, Any]) -> Services:
+    """The app's Services, put into every request's context by `register_all`'s middleware."""
+    services = context.get(SERVICES)
+    if not isinstance(services, Services):
+        raise RuntimeError("no Services in the Bolt context: build the app with bot.app.build_app")
+    return services
 
 
 def user_of(body: Body) -> str:
@@ -127,25 +138,3 @@ async def tell(
             await services.slack.post_ephemeral(channel, user_of(body), text, blocks)
     except SlackError as exc:
         log.warning("could not answer %s: %s", user_of(body) or "user", exc.error)
-
-
-async def allowed_to_resync(services: Services, body: Body, run_ids: list[int], action: str) -> bool:
-    """Check the allow-list on the server; a refusal is audited and explained to the user.
-
-    When group membership could not be read the action is refused too ("unverified" in the
-    audit log), with an explanation that asks the user to try again.
-    """
-    user = user_of(body)
-    decision = await services.authz.decide(user)
-    if decision.allowed:
-        return True
-    async with services.store.unit_of_work() as uow:
-        await uow.audit.append(
-            user_id=user or "unknown",
-            action=action,
-            run_ids=run_ids,
-            result=decision.verdict.value,
-            detail=decision.reason or None,
-        )
-    await tell(services, body, decision.explanation)
-    return False

@@ -5,18 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from blocks.details import build_details_modal
 from blocks.ids import Action
 from blocks.messages import mrkdwn_notice_modal, notice_modal
 from blocks.model import DetailsModel, Outcome
 from blocks.values import EntryRef
-from bot.handlers._context import open_then_fill, read_value
+from bot.handlers._context import open_then_fill, read_value, services_of
 from bot.patchworks.errors import NotFound, PatchworksError
 from bot.services import Services
 
-__all__ = ["register"]
+__all__ = ["details_model", "details_view", "open_details", "open_link", "register"]
 
 log = logging.getLogger(__name__)
 
@@ -56,19 +56,22 @@ async def details_view(services: Services, ref: EntryRef, notice: str | None = N
     return build_details_modal(model.model_copy(update={"notice": notice}))
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    """Wire the Details button."""
+async def open_details(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    """Open the Details modal for an entry."""
+    await ack()
+    services = services_of(context)
+    ref = await read_value(services, body, EntryRef)
+    if ref is None:
+        return
+    await open_then_fill(services, body, "Failed sync", lambda: details_view(services, ref))
 
-    @app.action(Action.DETAILS)
-    async def open_details(ack: AsyncAck, body: dict[str, Any]) -> None:
-        """Open the Details modal for an entry."""
-        await ack()
-        ref = await read_value(services, body, EntryRef)
-        if ref is None:
-            return
-        await open_then_fill(services, body, "Failed sync", lambda: details_view(services, ref))
 
-    @app.action(Action.OPEN_IN_PATCHWORKS)
-    async def open_link(ack: AsyncAck) -> None:
-        """Link buttons still send a payload that must be acknowledged."""
-        await ack()
+async def open_link(ack: AsyncAck) -> None:
+    """Link buttons still send a payload that must be acknowledged."""
+    await ack()
+
+
+def register(app: AsyncApp) -> None:
+    """Wire the Details and Open in Patchworks buttons."""
+    app.action(Action.DETAILS)(open_details)
+    app.action(Action.OPEN_IN_PATCHWORKS)(open_link)

@@ -159,6 +159,17 @@ class MessageRepo:
             DigestItem(entry=row.entry, outcome=row.outcome) for row in (entry_row(r) for r in rows)
         )
         flows = tuple((str(name), int(count)) for name, count in json.loads(message.overflow_flows))
+        overflow_since: datetime | None = None
+        if message.overflow:
+            # Only the poll's last message carries its overflow: "List them" reaches back to it.
+            overflow_since = await self._conn.scalar(
+                select(func.min(entries_table.c.started_at)).where(
+                    and_(
+                        entries_table.c.placement == Placement.OVERFLOW.value,
+                        entries_table.c.poll_id == message.poll_id,
+                    )
+                )
+            )
         return Digest(
             message_id=message.id,
             part=message.part,
@@ -167,4 +178,5 @@ class MessageRepo:
             items=items,
             overflow=message.overflow,
             overflow_flows=flows,
+            overflow_since=overflow_since,
         )

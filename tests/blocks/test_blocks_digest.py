@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from blocks.digest import ENTRIES_PER_MESSAGE, build_digest, split_for_messages
 from blocks.ids import Action
 from blocks.limits import visible_text_length
 from blocks.model import Digest, DigestItem, EntryState
-from blocks.values import BulkRef, ListRef, decode
+from blocks.values import MAX_LIST_MINUTES, BulkRef, ListRef, decode
 from bot.patchworks.models import ErrorLine
 
 
@@ -112,20 +113,56 @@ def test_option_labels_are_cut_to_75() -> None:
 
 
 def test_overflow_lists_flows_and_links_to_the_listing() -> None:
-    d = digest(many(3), overflow=200, overflow_flows=(("Flow A", 120), ("Flow B", 80)), overflow_hours=6)
+    d = digest(many(3), overflow=200, overflow_flows=(("Flow A", 120), ("Flow B", 80)))
     text, blocks = build_digest(d)
     assert_valid_message(text, blocks)
     more = next(b for b in blocks if b["block_id"].startswith("more:"))
     assert more["text"]["text"] == "+200 more failures not shown (*Flow A*: 120 · *Flow B*: 80)"
     assert more["accessory"]["action_id"] == Action.SHOW_ALL
     assert more["accessory"]["text"]["text"] == "List them"
-    assert decode(ListRef, more["accessory"]["value"]) == ListRef(minutes=6 * 60, digest=42)
+    # No start time known: the margin alone, a day.
+    assert decode(ListRef, more["accessory"]["value"]) == ListRef(minutes=24 * 60)
+
+
+def list_them_minutes(d: Digest) -> int:
+    (show_all,) = buttons(build_digest(d)[1], Action.SHOW_ALL)
+    return decode(ListRef, show_all["value"]).minutes
+
+
+@pytest.mark.parametrize(
+    ("age", "hours"),
+    [
+        (timedelta(0), 24),
+        (timedelta(minutes=10), 25),  # rounded up to whole hours
+        (timedelta(hours=6), 30),
+        (timedelta(days=3), 3 * 24 + 24),
+        (timedelta(days=3, seconds=1), 3 * 24 + 25),
+        (timedelta(days=14), 15 * 24),  # capped at what a listing accepts
+        (timedelta(days=400), 15 * 24),
+        (-timedelta(hours=2), 24),  # a start after the post (clock skew) is not negative reach
+    ],
+)
+def test_list_them_reaches_back_to_the_oldest_overflow_failure_plus_a_margin(
+    age: timedelta, hours: int
+) -> None:
+    d = digest(many(3), overflow=5, overflow_since=NOW - age)
+    assert list_them_minutes(d) == hours * 60
+
+
+def test_list_them_also_reaches_items_past_the_message_capacity() -> None:
+    # 21 items: the last one is counted in "+1 more", not shown.
+    old = entry(9999, flow="Zeta").model_copy(update={"started_at": NOW - timedelta(days=2)})
+    items = [*many(20, flows=1), item(old)]
+    assert list_them_minutes(digest(items)) == (2 * 24 + 24) * 60
+    assert (
+        list_them_minutes(digest(items, overflow=1, overflow_since=NOW - timedelta(days=5)))
+        == (5 + 1) * 24 * 60
+    )
 
 
 def test_overflow_window_is_clamped_to_what_the_listing_accepts() -> None:
-    _, blocks = build_digest(digest(many(1), overflow=1, overflow_hours=10_000))
-    (show_all,) = buttons(blocks, Action.SHOW_ALL)
-    assert decode(ListRef, show_all["value"]).minutes == 360 * 60
+    d = digest(many(1), overflow=1, overflow_since=NOW - timedelta(days=10_000))
+    assert list_them_minutes(d) == 360 * 60 == MAX_LIST_MINUTES
 
 
 def test_one_flow_gets_a_heading_and_entries_skip_the_name() -> None:

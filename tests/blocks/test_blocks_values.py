@@ -46,10 +46,26 @@ def test_a_bulk_ref_refuses_any_bad_run_id_in_its_list(bad: object) -> None:
         decode(BulkRef, raw(msg=bad, runs=[1]))
 
 
+# The "List them" button of a digest posted before ListRef.digest was dropped, exactly as written.
+OLD_LIST_THEM = '{"v":1,"q":"","minutes":1440,"page":1,"digest":42}'
+
+
+def test_an_old_list_them_value_carrying_a_digest_id_still_decodes() -> None:
+    assert decode(ListRef, OLD_LIST_THEM) == ListRef(minutes=24 * 60)
+    assert decode(ListRef, raw(minutes=60, digest=None)) == ListRef(minutes=60)
+    assert decode(ListRef, raw(minutes=60, digest=MAX_ID)) == ListRef(minutes=60)
+    assert "digest" not in encode(ListRef(minutes=60))
+
+
 @pytest.mark.parametrize("bad", BAD_IDS, ids=repr)
-def test_a_list_ref_refuses_a_bad_digest_id(bad: object) -> None:
+def test_a_list_ref_still_refuses_a_forged_digest_id(bad: object) -> None:
     with pytest.raises(InvalidValue):
         decode(ListRef, raw(minutes=60, digest=bad))
+
+
+def test_a_list_ref_refuses_other_unknown_fields() -> None:
+    with pytest.raises(InvalidValue):
+        decode(ListRef, raw(minutes=60, msg=1))
 
 
 def test_the_23_digit_forgery_from_the_bug_report() -> None:
@@ -64,7 +80,7 @@ def test_ids_up_to_the_limit_round_trip() -> None:
         EntryRef(run=MAX_ID, msg=MAX_ID),
         EntryRef(run=1),
         BulkRef(msg=MAX_ID, runs=(1, MAX_ID)),
-        ListRef(minutes=60, digest=MAX_ID),
+        ListRef(minutes=60, q="shopify", page=3),
     ):
         assert decode(type(ref), encode(ref)) == ref
 
