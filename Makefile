@@ -2,36 +2,46 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two stamps: `make demo` installs only the product and the sandbox (quick, nothing for tests);
+# `make install`/`make test` add the test and browser tools on top.
+DEMO_STAMP := $(VENV)/.installed-demo
 STAMP := $(VENV)/.installed
+SOURCES := bot blocks sandbox/syncbot_sandbox tests bench
 
-.PHONY: install test lint typecheck unit demo bench e2e-deps clean
+.PHONY: install test lint typecheck unit demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[dev,e2e]"
-	touch $(STAMP)
+$(DEMO_STAMP): pyproject.toml sandbox/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e . -e ./sandbox
+	touch $(DEMO_STAMP)
+
+# The sandbox is not an extra of the product (an extra cannot name a local folder): it is
+# installed beside it, editable, in the same pip run.
+$(STAMP): pyproject.toml sandbox/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev,e2e]" -e ./sandbox
+	touch $(STAMP) $(DEMO_STAMP)
 
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot blocks tests bench
-	$(BIN)/ruff format --check bot blocks tests bench
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy bot blocks
+	$(BIN)/mypy bot blocks sandbox/syncbot_sandbox
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
 
-demo: $(STAMP)
-	$(BIN)/syncbot demo
+demo: $(DEMO_STAMP)
+	$(BIN)/syncbot-sandbox demo
 
-bench: $(STAMP)
+bench: $(DEMO_STAMP)
 	$(BIN)/python bench/poll.py
 
 clean:

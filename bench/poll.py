@@ -23,9 +23,9 @@ from pathlib import Path
 
 
 def _servers(failures: int, conn: Connection) -> None:
-    from bot.patchworks.simulator import SimulatorConfig, create_app
-    from bot.sandbox.serve import BackgroundServer
-    from bot.sandbox.slack_api import create_slack_api
+    from syncbot_sandbox.serve import BackgroundServer
+    from syncbot_sandbox.simulator import SimulatorConfig, create_app
+    from syncbot_sandbox.slack_api import create_slack_api
 
     sim = create_app(
         SimulatorConfig(seed=3, api_key="bench", initial_failures=failures, rate_limit_per_minute=100_000)

@@ -1,4 +1,4 @@
-"""The `syncbot` command: run, poll, check, audit, simulator, demo."""
+"""The `syncbot` command: run, poll, check, audit."""
 
 from __future__ import annotations
 
@@ -56,16 +56,6 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--since", type=_duration, default=timedelta(days=7), help="e.g. 12h or 7d (default 7d)"
     )
-    sim = sub.add_parser("simulator", help="serve a Patchworks Core API simulator")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=8700)
-    sim.add_argument("--seed", type=int, default=1)
-    sim.add_argument("--api-key", default="sim-key")
-    sim.add_argument("--initial-failures", type=int, default=30)
-    sim.add_argument("--failures-every", type=float, default=None, help="seconds between new failures")
-    demo = sub.add_parser("demo", help="the whole bot against a local Slack sandbox and the simulator")
-    demo.add_argument("--port", type=int, default=0, help="sandbox page port (default: a free one)")
-    demo.add_argument("--data-dir", default="./demo-data")
     return parser
 
 
@@ -84,11 +74,15 @@ async def _poll_once(settings: Settings) -> int:
 
 
 async def _run(settings: Settings) -> int:
-    from bot.server import serve
+    from bot.runtime import PortInUse, serve
     from bot.services import build_services
 
     services = await build_services(settings)
-    await serve(services)
+    try:
+        await serve(services)
+    except PortInUse as exc:
+        print(f"syncbot: {exc}; set PORT to a free one", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -153,22 +147,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"syncbot: {for_terminal(str(exc))}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level, _secrets(settings))
-    if args.command == "simulator":
-        from bot.patchworks.simulator import SimulatorConfig, serve
-
-        config = SimulatorConfig(
-            seed=args.seed,
-            api_key=args.api_key,
-            initial_failures=args.initial_failures,
-            failures_every_s=args.failures_every,
-        )
-        print(f"Patchworks simulator on http://{args.host}:{args.port}/api/v1 (API key {args.api_key!r})")
-        serve(config, args.host, args.port)
-        return 0
-    if args.command == "demo":
-        from bot.sandbox.demo import run_demo
-
-        return run_demo(port=args.port, data_dir=args.data_dir)
     if args.command == "audit":
         return asyncio.run(_audit(settings, args.since))
     runner = {"run": _run, "poll": _poll_once, "check": _check}[args.command]

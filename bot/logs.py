@@ -34,7 +34,7 @@ LIBRARIES = ("slack_bolt", "slack_sdk")
 # response bodies (and would drown the bot's own lines).
 LIBRARY_FLOOR = logging.WARNING
 # Other libraries' chatter at INFO (every HTTP request) would drown the bot's own lines too.
-_NOISY = ("httpx", "httpcore", "apscheduler", "uvicorn.access")
+_NOISY = ("httpx", "httpcore", "apscheduler", "uvicorn.access", "alembic")
 # Bolt names the loggers it builds from the app's file name ("app.py:listener"), outside its own
 # namespace: the source file of a record is what reliably says Bolt or the SDK logged it.
 _LIBRARY_DIRS = tuple(os.path.dirname(module.__file__ or "") + os.sep for module in (slack_bolt, slack_sdk))

@@ -19,14 +19,14 @@ import uvicorn
 
 from bot.app import build_app
 from bot.config import Settings, load_settings
-from bot.patchworks.simulator import SimulatorConfig, World, create_app
-from bot.sandbox.demo import DemoOptions, DemoStack
-from bot.sandbox.desk import Desk
-from bot.sandbox.serve import BackgroundServer
-from bot.sandbox.slack_api import create_slack_api
-from bot.sandbox.store import Workspace
 from bot.server import build_http_app
 from bot.services import Services, build_services
+from syncbot_sandbox.demo import DemoOptions, DemoStack
+from syncbot_sandbox.desk import Desk
+from syncbot_sandbox.serve import BackgroundServer
+from syncbot_sandbox.simulator import SimulatorConfig, World, create_app
+from syncbot_sandbox.slack_api import create_slack_api
+from syncbot_sandbox.store import Workspace
 
 CHANNEL = "C0SYNCBOT"
 SIGNING_SECRET = "test-signing-secret"
@@ -237,7 +237,7 @@ def forged_click(slack: FakeSlack, user: str, ts: str, action_id: str, value: st
 
 
 class DemoThread:
-    """The demo stack in a background thread with its own event loop, as `syncbot demo` runs it."""
+    """The demo stack in a background thread with its own event loop, as `syncbot-sandbox demo` runs it."""
 
     def __init__(self, data_dir: Path, options: DemoOptions) -> None:
         self._data_dir = data_dir

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blocks.ids import Action, Command
-from blocks.limits import message_problems
 from bot.listing import UsageError, parse_command
+from syncbot_sandbox.blockkit import message_problems
 
 ANA = "U0ADA"
 

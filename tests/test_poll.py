@@ -8,8 +8,8 @@ import pytest
 from conftest import CHANNEL, FakeSlack, Sim, digest_messages, make_services, shown_runs
 
 from blocks.digest import ENTRIES_PER_MESSAGE
-from blocks.limits import message_problems
 from bot.config import Settings
+from syncbot_sandbox.blockkit import message_problems
 
 SHOWN_AT_MOST = ENTRIES_PER_MESSAGE * 5  # SYNCBOT_DIGEST_MAX_MESSAGES defaults to 5
 

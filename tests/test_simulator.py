@@ -15,9 +15,9 @@ import httpx
 import pytest
 import uvicorn
 
-from bot.patchworks.simulator import SimulatorConfig, World, create_app
-from bot.patchworks.simulator.records import RunQuery
-from bot.patchworks.simulator.render import run_json
+from syncbot_sandbox.simulator import SimulatorConfig, World, create_app
+from syncbot_sandbox.simulator.records import RunQuery
+from syncbot_sandbox.simulator.render import run_json
 
 KEY = "sim-key"
 T0 = 1_795_773_600.0  # 2026-11-27T10:00:00Z

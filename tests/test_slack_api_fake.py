@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +15,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from starlette.applications import Starlette
 
-from bot.sandbox.serve import BackgroundServer
-from bot.sandbox.slack_api import SlackApiConfig, create_slack_api
-from bot.sandbox.store import BOT_ID, BOT_USER_ID, DEFAULT_CHANNEL, Workspace
+from syncbot_sandbox.blockkit import message_problems, view_problems
+from syncbot_sandbox.serve import BackgroundServer
+from syncbot_sandbox.slack_api import SlackApiConfig, create_slack_api
+from syncbot_sandbox.store import BOT_ID, BOT_USER_ID, DEFAULT_CHANNEL, Workspace
 
 CHANNEL = DEFAULT_CHANNEL
 ADA = "U0ADA"
@@ -157,12 +156,7 @@ async def test_message_without_text_or_blocks_is_no_text(slack: Sandbox) -> None
         pytest.param([{"text": "no type"}], id="no-type"),
     ],
 )
-@pytest.mark.parametrize("checker", ["blocks.limits", "built-in"])
-async def test_invalid_blocks(
-    slack: Sandbox, blocks: list[dict[str, Any]], checker: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if checker == "built-in":
-        monkeypatch.setitem(sys.modules, "blocks.limits", None)  # as before blocks/limits.py existed
+async def test_invalid_blocks(slack: Sandbox, blocks: list[dict[str, Any]]) -> None:
     err = await api_error(slack.client.chat_postMessage(channel=CHANNEL, text="x", blocks=blocks))
     assert err.response["error"] == "invalid_blocks"
     assert err.response["errors"]
@@ -505,16 +499,12 @@ async def test_wait_for_times_out_with_what_it_saw(slack: Sandbox) -> None:
         await slack.ws.wait_for("chat.postMessage", timeout=0.1)
 
 
-async def test_blocks_limits_checkers_are_used_once_they_exist(
-    slack: Sandbox, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    limits = types.ModuleType("blocks.limits")
-    limits.message_problems = lambda text, blocks: [f"limits saw {len(blocks)} block(s)"]  # type: ignore[attr-defined]
-    limits.view_problems = lambda view: ["limits saw a view"]  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "blocks.limits", limits)
+async def test_the_block_kit_checker_answers_as_slack(slack: Sandbox) -> None:
+    blocks = [section("x" * 3001)]
+    view = {**MODAL, "title": {"type": "plain_text", "text": "x" * 25}}
 
-    msg = await api_error(slack.client.chat_postMessage(channel=CHANNEL, text="x", blocks=[section("a")]))
-    view = await api_error(slack.client.views_open(trigger_id=slack.ws.issue_trigger_id(ADA), view=MODAL))
+    msg = await api_error(slack.client.chat_postMessage(channel=CHANNEL, text="x", blocks=blocks))
+    opened = await api_error(slack.client.views_open(trigger_id=slack.ws.issue_trigger_id(ADA), view=view))
 
-    assert msg.response["errors"] == ["limits saw 1 block(s)"]
-    assert view.response["response_metadata"]["messages"] == ["[ERROR] limits saw a view"]
+    assert msg.response["errors"] == message_problems("x", blocks) != []
+    assert opened.response["response_metadata"]["messages"] == [f"[ERROR] {p}" for p in view_problems(view)]

@@ -1,7 +1,7 @@
 """Tolerant reading of Core API runs, log lines and flows into the domain models.
 
 The published schemas show flat objects while Patchworks' own client reads JSON:API
-(`attributes`, `relationships`, `included`), so both are accepted (README §0.1, §1.4).
+(`attributes`, `relationships`, `included`), so both are accepted (docs/core-api-dialect.md).
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def _text(value: object) -> str | None:
 
 
 def _first(value: object) -> object:
-    # Some schemas type to-one relations as arrays (README §2: `retried_flow_run` is "array").
+    # Some published schemas type to-one relations as arrays (`retried_flow_run` is "array").
     if isinstance(value, list):
         return value[0] if value else None
     return value

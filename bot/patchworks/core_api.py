@@ -40,7 +40,7 @@ __all__ = ["CoreApiReport"]
 
 logger = logging.getLogger(__name__)
 
-_PER_PAGE = 100  # the documented maximum (README §1.4)
+_PER_PAGE = 100  # the documented maximum page size (docs/core-api-dialect.md)
 _RUN_INCLUDES = "flow,errorWarningLogs,retriedFlowRun"
 _FAILED_STATUSES = "3,5"  # failure and partial success
 _BACKOFF_BASE = 0.5
@@ -127,7 +127,7 @@ class CoreApiReport:
         self._client = httpx.AsyncClient(
             base_url=self._base_url + "/",
             headers={
-                "Authorization": api_key,  # the raw key, no "Bearer" (README §1.2)
+                "Authorization": api_key,  # the raw key, no "Bearer" (docs/core-api-dialect.md)
                 "Accept": "application/json",
                 "Content-Type": "application/json",
             },

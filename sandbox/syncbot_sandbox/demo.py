@@ -1,42 +1,34 @@
-"""`syncbot demo`: the Patchworks simulator, the local Slack sandbox (Web API + page) and the bot
-in HTTP mode, all in one process and one event loop, on local ports.
+"""`syncbot-sandbox demo`: the Patchworks simulator, the local Slack sandbox (Web API + page) and
+the bot in HTTP mode, all in one process and one event loop, on local ports.
 
-The bot runs exactly as `syncbot run` wires it (Bolt app, /slack/events, the poll schedule); only
-its settings point at the two local servers. The page's clicks reach it through `Desk` as real
-signed Slack requests.
+The bot runs in the product's own runtime (`bot.runtime.running`, as `syncbot run` runs it: Bolt
+app, the edge, /slack/events, the poll schedule, the graceful shutdown); only its settings point
+at the two local servers. The page's clicks reach it through `Desk` as real signed Slack requests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import os
 import secrets
 import signal
 import socket
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
 
-import uvicorn
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from starlette.types import ASGIApp
-
-from bot.app import build_app
 from bot.config import ConfigError, load_settings
-from bot.patchworks.simulator import SimulatorConfig, World, create_app
-from bot.patchworks.simulator.generate import OutageKind
-from bot.sandbox.desk import Desk
-from bot.sandbox.slack_api import DEFAULT_TOKEN, SlackApiConfig, create_slack_api
-from bot.sandbox.store import DEFAULT_CHANNEL, Workspace
-from bot.sandbox.ui import Person, create_sandbox_app
-from bot.scheduler import PollerLease, start_scheduler
-from bot.server import build_http_app
+from bot.runtime import PortInUse, bind, running, serving
 from bot.services import Services, build_services
+from syncbot_sandbox.desk import Desk
+from syncbot_sandbox.simulator import SimulatorConfig, World, create_app
+from syncbot_sandbox.simulator.generate import OutageKind
+from syncbot_sandbox.slack_api import DEFAULT_TOKEN, SlackApiConfig, create_slack_api
+from syncbot_sandbox.store import DEFAULT_CHANNEL, Workspace
+from syncbot_sandbox.ui import Person, create_sandbox_app
 
 __all__ = ["DemoOptions", "DemoStack", "PortInUse", "run_demo"]
 
@@ -55,10 +47,6 @@ RESYNC_GROUPS = "S0MANAGERS"
 
 
 _OUTAGE_KINDS: tuple[OutageKind, ...] = ("unreachable", "auth")
-
-
-class PortInUse(Exception):
-    """The requested port is taken; the message is the one line to show."""
 
 
 @dataclass(frozen=True)
@@ -87,39 +75,13 @@ class _QuietCancellation(logging.Filter):
 _QUIET_CANCELLATION = _QuietCancellation()
 
 
-class _SignalFreeServer(uvicorn.Server):
-    """uvicorn that leaves signals alone: three servers share one loop, and the demo owns Ctrl-C."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def bind(port: int, host: str = HOST) -> socket.socket:
-    """A listening-ready TCP socket on `port` (0 = a free one); PortInUse when taken."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    # As uvicorn does: a restart may reuse a port whose old connections linger in TIME_WAIT (a port
-    # another process listens on still fails with EADDRINUSE).
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-            raise PortInUse(f"port {port} on {host} is not available ({exc.strerror})") from None
-        raise
-    return sock
-
-
 def _url(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"http://{host}:{port}"
 
 
-@dataclass
-class _Served:
-    server: uvicorn.Server
-    task: asyncio.Task[None]
+# The sandbox's own servers: quiet (the page polls every second) and quick to stop.
+_SERVER_OPTIONS = {"access_log": False, "ws": "none", "timeout_graceful_shutdown": 3}
 
 
 @dataclass
@@ -134,10 +96,7 @@ class DemoStack:
     services: Services
     desk: Desk
     database: Path
-    _served: list[_Served] = field(default_factory=list)
-    _lease: PollerLease | None = None
-    _scheduler: AsyncIOScheduler | None = None
-    _background: list[asyncio.Task[None]] = field(default_factory=list)
+    _running: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     @classmethod
     async def start(cls, port: int, data_dir: str | Path, options: DemoOptions | None = None) -> DemoStack:
@@ -145,8 +104,8 @@ class DemoStack:
         options = options or DemoOptions()
         sockets: list[socket.socket] = []
         try:
-            for wanted in (port, 0, 0):
-                sockets.append(bind(wanted))
+            for wanted in (port, 0):
+                sockets.append(bind(HOST, wanted))
             return await cls._start(sockets, data_dir, options)
         except BaseException:
             for sock in sockets:  # a server closes its own; closing twice is harmless
@@ -157,8 +116,8 @@ class DemoStack:
     async def _start(
         cls, sockets: list[socket.socket], data_dir: str | Path, options: DemoOptions
     ) -> DemoStack:
-        page_sock, sim_sock, bot_sock = sockets
-        page_url, sim_url, bot_url = _url(page_sock), _url(sim_sock), _url(bot_sock)
+        page_sock, sim_sock = sockets
+        page_url, sim_url = _url(page_sock), _url(sim_sock)
 
         api_key, signing_secret = secrets.token_hex(12), secrets.token_hex(16)
         sim_app = create_app(
@@ -194,74 +153,60 @@ class DemoStack:
             database_url=f"sqlite+aiosqlite:///{database}",
         )
         services = await build_services(settings)
-        desk = Desk(workspace, f"{bot_url}/slack/events", signing_secret, slack_url=page_url)
-        stack = cls(
+        stack = contextlib.AsyncExitStack()
+        handed_over = False  # from `running` on, the runtime closes the services however it ends
+        try:
+            # Last in, first out: the database file goes once the bot has closed it.
+            stack.push_async_callback(_remove_database, database)
+            await stack.enter_async_context(serving(sim_app, sim_sock, **_SERVER_OPTIONS))
+            # The bot's URL is known once it listens, after the page (which needs the desk) is up.
+            desk = Desk(workspace, "", signing_secret, slack_url=page_url)
+            stack.push_async_callback(desk.aclose)
+            page_app = create_sandbox_app(slack_api, desk, channel=DEFAULT_CHANNEL, people=PEOPLE)
+            await stack.enter_async_context(serving(page_app, page_sock, **_SERVER_OPTIONS))
+            # The bot starts last, so its first poll finds both servers listening.
+            job_log = logging.getLogger("apscheduler.executors.default")
+            if _QUIET_CANCELLATION not in job_log.filters:
+                job_log.addFilter(_QUIET_CANCELLATION)
+            handed_over = True
+            runtime = await stack.enter_async_context(running(services, host=HOST, port=0))
+            desk.app_url = f"{runtime.url}/slack/events"
+            world: World = sim_app.state.world
+            if options.outage_every_s:
+                outages = _toggle_outages(
+                    world, options.outage_every_s, options.outage_for_s, Random(options.seed)
+                )
+                stack.push_async_callback(_cancel, asyncio.create_task(outages))
+        except BaseException:
+            await stack.aclose()
+            if not handed_over:
+                await services.aclose()
+            raise
+        return cls(
             page_url=page_url,
-            bot_url=bot_url,
+            bot_url=runtime.url,
             simulator_url=sim_url,
-            world=sim_app.state.world,
+            world=world,
             workspace=workspace,
             services=services,
             desk=desk,
             database=database,
+            _running=stack,
         )
-        try:
-            page_app = create_sandbox_app(slack_api, desk, channel=DEFAULT_CHANNEL, people=PEOPLE)
-            bot_app = build_http_app(build_app(services), services)
-            for app, sock in ((sim_app, sim_sock), (page_app, page_sock), (bot_app, bot_sock)):
-                await stack._serve(app, sock)
-            # The schedule starts last, so the first poll finds both servers listening.
-            stack._lease = PollerLease(services, options.poll_seconds)
-            job_log = logging.getLogger("apscheduler.executors.default")
-            if _QUIET_CANCELLATION not in job_log.filters:
-                job_log.addFilter(_QUIET_CANCELLATION)
-            stack._scheduler = start_scheduler(services, stack._lease)
-            if options.outage_every_s:
-                outages = _toggle_outages(
-                    stack.world, options.outage_every_s, options.outage_for_s, Random(options.seed)
-                )
-                stack._background.append(asyncio.create_task(outages))
-        except BaseException:
-            await stack.stop()
-            raise
-        return stack
-
-    async def _serve(self, app: ASGIApp, sock: socket.socket) -> None:
-        config = uvicorn.Config(
-            app,
-            log_config=None,  # keep the bot's logging set-up
-            log_level="warning",
-            access_log=False,  # the page polls every second
-            lifespan="off",
-            ws="none",
-            timeout_graceful_shutdown=3,
-        )
-        server = _SignalFreeServer(config)
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        self._served.append(_Served(server, task))
-        while not server.started:
-            if task.done():
-                task.result()  # raises what stopped it
-                raise RuntimeError("a demo server stopped while starting")
-            await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
-        """Stop polling, the servers and the bot's connections; remove this run's database."""
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)  # also cancels a poll in flight
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-        for served in self._served:
-            served.server.should_exit = True
-        await asyncio.gather(*(served.task for served in self._served), return_exceptions=True)
-        if self._lease is not None:
-            with contextlib.suppress(Exception):  # the database may already be gone; nothing to hand over
-                await self._lease.release()
-        await self.desk.aclose()
-        await self.services.aclose()
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            await asyncio.to_thread(Path(f"{self.database}{suffix}").unlink, missing_ok=True)
+        """Stop the outages, the bot (as `syncbot run` stops), the servers; remove this run's database."""
+        await self._running.aclose()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def _remove_database(database: Path) -> None:
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        await asyncio.to_thread(Path(f"{database}{suffix}").unlink, missing_ok=True)
 
 
 async def _toggle_outages(world: World, every: float, duration: float, rng: Random) -> None:

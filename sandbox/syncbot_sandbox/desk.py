@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from bot.sandbox.store import APP_ID, TEAM_ID, Ephemeral, JsonDict, Message, View, Workspace
+from syncbot_sandbox.store import APP_ID, TEAM_ID, Ephemeral, JsonDict, Message, View, Workspace
 
 __all__ = ["Desk", "find_element"]
 

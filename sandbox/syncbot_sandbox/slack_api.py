@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,7 +39,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.sandbox.store import (
+from syncbot_sandbox.blockkit import message_problems, view_problems
+from syncbot_sandbox.store import (
     BOT_ID,
     BOT_USER_ID,
     TEAM_DOMAIN,
@@ -60,16 +60,13 @@ MethodHandler = Callable[["Ctx"], JsonDict]
 
 DEFAULT_TOKEN = "xoxb-test"  # noqa: S105 - the fake server's own made-up token, not a secret
 MAX_TEXT_CHARS = 40_000  # Slack truncates top-level text beyond this and may answer msg_too_long
-MAX_MESSAGE_BLOCKS = 50
-MAX_VIEW_BLOCKS = 100
-MAX_SECTION_TEXT = 3000
 _JSON_STRING_ARGS = ("blocks", "attachments", "metadata", "view")  # form bodies carry these as JSON text
 _RESPONSE_URL_404 = frozenset({"invalid_token", "expired_url", "used_url", "message_not_found"})
 
 
 @dataclass(frozen=True)
 class SlackApiConfig:
-    """Payload checks and accepted tokens; a validator of None uses `blocks.limits` or a built-in check."""
+    """Payload checks and accepted tokens; a validator of None uses the Block Kit checker."""
 
     validate_message: MessageValidator | None = None
     validate_view: ViewValidator | None = None
@@ -77,69 +74,6 @@ class SlackApiConfig:
 
 
 # -- validation -------------------------------------------------------------------------------
-
-
-def _limits_checker(name: str) -> Callable[..., list[str]] | None:
-    # Imported at call time: blocks/limits.py is written in parallel and may not exist yet.
-    try:
-        module = importlib.import_module("blocks.limits")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("blocks", "blocks.limits"):
-            raise  # limits.py exists but is broken: say so instead of silently checking less
-        return None
-    checker = getattr(module, name, None)
-    return cast("Callable[..., list[str]]", checker) if callable(checker) else None
-
-
-def basic_block_problems(blocks: object, max_blocks: int, pointer: str = "/blocks") -> list[str]:
-    """Return the problems a minimal check finds: count, block shape, unique block_id, section text."""
-    if not isinstance(blocks, list):
-        return [f"must be an array [json-pointer:{pointer}]"]
-    problems = []
-    if len(blocks) > max_blocks:
-        problems.append(f"must have no more than {max_blocks} items [json-pointer:{pointer}]")
-    block_ids: set[str] = set()
-    for i, block in enumerate(blocks):
-        where = f"{pointer}/{i}"
-        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            problems.append(f"missing required field: type [json-pointer:{where}]")
-            continue
-        block_id = block.get("block_id")
-        if block_id is not None:
-            if block_id in block_ids:
-                problems.append(f"duplicate block_id [json-pointer:{where}/block_id]")
-            block_ids.add(str(block_id))
-        text = block.get("text")
-        if (
-            block["type"] == "section"
-            and isinstance(text, dict)
-            and len(str(text.get("text", ""))) > MAX_SECTION_TEXT
-        ):
-            problems.append(
-                f"must be less than {MAX_SECTION_TEXT + 1} characters [json-pointer:{where}/text/text]"
-            )
-    return problems
-
-
-def default_message_problems(text: str, blocks: list[JsonDict]) -> list[str]:
-    """Return why Slack would reject a message: `blocks.limits.message_problems`, else a minimal check."""
-    checker = _limits_checker("message_problems")
-    if checker is not None:
-        return list(checker(text, blocks))
-    return basic_block_problems(blocks, MAX_MESSAGE_BLOCKS)
-
-
-def default_view_problems(view: JsonDict) -> list[str]:
-    """Return why Slack would reject a view: `blocks.limits.view_problems`, else a minimal check."""
-    checker = _limits_checker("view_problems")
-    if checker is not None:
-        return list(checker(view))
-    problems = []
-    if view.get("type") not in ("modal", "home"):
-        problems.append("must be one of modal, home [json-pointer:/view/type]")
-    if view.get("type") == "modal" and not isinstance(view.get("title"), dict):
-        problems.append("missing required field: title [json-pointer:/view/title]")
-    return problems + basic_block_problems(view.get("blocks"), MAX_VIEW_BLOCKS, "/view/blocks")
 
 
 def _rejection(error: str, problems: list[str]) -> SlackError:
@@ -151,7 +85,7 @@ def _rejection(error: str, problems: list[str]) -> SlackError:
 def _check_message(config: SlackApiConfig, text: str, blocks: list[JsonDict]) -> None:
     if len(text) > MAX_TEXT_CHARS:
         raise SlackError("msg_too_long")
-    problems = (config.validate_message or default_message_problems)(text, blocks)
+    problems = (config.validate_message or message_problems)(text, blocks)
     if problems:
         raise _rejection("invalid_blocks", problems)
 
@@ -199,7 +133,7 @@ class Ctx:
         view = self.args.get("view")
         if not isinstance(view, dict):
             raise _rejection("invalid_arguments", ["missing required field: view"])
-        problems = (self.config.validate_view or default_view_problems)(view)
+        problems = (self.config.validate_view or view_problems)(view)
         if problems:
             raise _rejection("invalid_arguments", problems)
         return view

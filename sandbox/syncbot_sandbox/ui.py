@@ -31,8 +31,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.sandbox.desk import Desk
-from bot.sandbox.store import JsonDict, SlackError
+from syncbot_sandbox.desk import Desk
+from syncbot_sandbox.store import JsonDict, SlackError
 
 __all__ = ["Person", "create_sandbox_app"]
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from blocks.limits import message_problems, view_problems
 from blocks.model import DigestItem, EntryState, Outcome
 from bot.patchworks.models import ErrorLine, Flow, RunStatus, SyncEntry
+from syncbot_sandbox.blockkit import message_problems, view_problems
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "slack-block-kit.schema.json"
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from blocks import limits
-from blocks.limits import message_problems, view_problems, visible_text_length
+from blocks.limits import visible_text_length
+from syncbot_sandbox.blockkit import message_problems, view_problems
 
 Block = dict[str, Any]
 

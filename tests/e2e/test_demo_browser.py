@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import pytest
 from conftest import DemoThread
 
-from bot.sandbox.demo import DemoOptions, DemoStack
-from bot.sandbox.store import DEFAULT_CHANNEL
+from syncbot_sandbox.demo import DemoOptions, DemoStack
+from syncbot_sandbox.store import DEFAULT_CHANNEL
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

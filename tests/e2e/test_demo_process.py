@@ -1,4 +1,4 @@
-"""`syncbot demo` as a real process: one URL, free ports (two at once do not collide), a clear line
+"""`syncbot-sandbox demo` as a real process: one URL, free ports (two at once do not collide), a clear line
 for a taken port, and a clean stop on Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ START_TIMEOUT = 30.0
 
 def _start(data_dir: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "bot", "demo", "--data-dir", str(data_dir), *args],
+        [sys.executable, "-m", "syncbot_sandbox", "demo", "--data-dir", str(data_dir), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

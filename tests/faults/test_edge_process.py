@@ -20,7 +20,7 @@ import httpx
 import pytest
 from conftest import SIGNING_SECRET, FakeSlack
 
-from bot.sandbox.desk import Desk
+from syncbot_sandbox.desk import Desk
 
 pytestmark = pytest.mark.slow
 

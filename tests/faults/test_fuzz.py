@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blocks.ids import Action, Command
-from bot.sandbox.demo import DemoOptions, DemoStack
-from bot.sandbox.store import DEFAULT_CHANNEL
+from syncbot_sandbox.demo import DemoOptions, DemoStack
+from syncbot_sandbox.store import DEFAULT_CHANNEL
 
 pytestmark = pytest.mark.slow
 

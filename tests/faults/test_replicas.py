@@ -99,7 +99,7 @@ def test_two_replicas_serve_slack_and_exactly_one_polls(
     time.sleep(POLL_SECONDS + 1)  # another cycle on either replica must not post again
     assert sorted(shown_runs(slack)) == sorted(created)
 
-    from bot.sandbox.desk import Desk
+    from syncbot_sandbox.desk import Desk
 
     async def command_both() -> list[int]:
         codes = []

@@ -21,7 +21,7 @@ from conftest import CHANNEL, SIGNING_SECRET, FakeSlack, Sim, digest_ts, entry_t
 
 from blocks.ids import Action
 from bot.faults import RESYNC_CRASH_POINTS
-from bot.sandbox.desk import Desk
+from syncbot_sandbox.desk import Desk
 
 pytestmark = pytest.mark.slow
 

@@ -16,10 +16,10 @@ import pytest
 from conftest import BOT_TOKEN, CHANNEL, FakeSlack, Sim, digest_messages, forged_click
 
 from blocks.ids import Action, Command
-from bot.sandbox.desk import find_element
-from bot.sandbox.serve import BackgroundServer
-from bot.sandbox.slack_api import SlackApiConfig, create_slack_api
-from bot.sandbox.socket_mode import SocketModeServer
+from syncbot_sandbox.desk import find_element
+from syncbot_sandbox.serve import BackgroundServer
+from syncbot_sandbox.slack_api import SlackApiConfig, create_slack_api
+from syncbot_sandbox.socket_mode import SocketModeServer
 
 pytestmark = pytest.mark.slow
 

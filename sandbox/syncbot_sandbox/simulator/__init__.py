@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.patchworks.simulator.app import create_app, serve
-from bot.patchworks.simulator.world import SimulatorConfig, World
+from syncbot_sandbox.simulator.app import create_app, serve
+from syncbot_sandbox.simulator.world import SimulatorConfig, World
 
 __all__ = ["SimulatorConfig", "World", "create_app", "serve"]

@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from bot.patchworks.simulator.control import control_routes
-from bot.patchworks.simulator.query import (
+from syncbot_sandbox.simulator.control import control_routes
+from syncbot_sandbox.simulator.query import (
     LOG_SORTS,
     RUN_INCLUDES,
     ApiError,
@@ -22,9 +22,9 @@ from bot.patchworks.simulator.query import (
     parse_run_query,
     parse_sort,
 )
-from bot.patchworks.simulator.records import Run
-from bot.patchworks.simulator.render import flow_json, log_json, paginate, run_json
-from bot.patchworks.simulator.world import Admission, RetryRefused, SimulatorConfig, World
+from syncbot_sandbox.simulator.records import Run
+from syncbot_sandbox.simulator.render import flow_json, log_json, paginate, run_json
+from syncbot_sandbox.simulator.world import Admission, RetryRefused, SimulatorConfig, World
 
 __all__ = ["create_app", "serve"]
 

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.patchworks.simulator.world import World
+from syncbot_sandbox.simulator.world import World
 
 __all__ = ["LIVE_SETTINGS", "control_routes"]
 

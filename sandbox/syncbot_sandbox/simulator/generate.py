@@ -5,7 +5,7 @@ from __future__ import annotations
 from random import Random
 from typing import Literal
 
-from bot.patchworks.simulator.catalogue import (
+from syncbot_sandbox.simulator.catalogue import (
     AUTH_ERROR,
     FLOWS,
     MAPPED_FIELDS,
@@ -14,7 +14,7 @@ from bot.patchworks.simulator.catalogue import (
     ErrorKind,
     error_kinds_for,
 )
-from bot.patchworks.simulator.records import FAILURE, PARTIAL, SUCCESS, LogLine, Run, SimFlow, Step
+from syncbot_sandbox.simulator.records import FAILURE, PARTIAL, SUCCESS, LogLine, Run, SimFlow, Step
 
 __all__ = [
     "OutageKind",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from bot.patchworks.simulator.records import RunQuery
+from syncbot_sandbox.simulator.records import RunQuery
 
 __all__ = [
     "LOG_SORTS",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.patchworks.simulator.catalogue import Role
+from syncbot_sandbox.simulator.catalogue import Role
 
 __all__ = [
     "FAILED",

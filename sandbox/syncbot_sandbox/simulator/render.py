@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from bot.patchworks.simulator.records import LogLine, Run, SimFlow
+from syncbot_sandbox.simulator.records import LogLine, Run, SimFlow
 
 __all__ = ["flow_json", "iso", "log_json", "paginate", "run_json"]
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from random import Random
 from typing import Literal
 
-from bot.patchworks.simulator.catalogue import DUPLICATE, SKUS
-from bot.patchworks.simulator.generate import (
+from syncbot_sandbox.simulator.catalogue import DUPLICATE, SKUS
+from syncbot_sandbox.simulator.generate import (
     OutageKind,
     build_flows,
     failure_lines,
@@ -27,8 +27,8 @@ from bot.patchworks.simulator.generate import (
     ms,
     summary_of,
 )
-from bot.patchworks.simulator.limits import Decision, SlidingWindow
-from bot.patchworks.simulator.records import (
+from syncbot_sandbox.simulator.limits import Decision, SlidingWindow
+from syncbot_sandbox.simulator.records import (
     FAILED,
     FAILURE,
     STARTED,
