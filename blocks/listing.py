@@ -9,7 +9,7 @@ from blocks.ids import Action, Command
 from blocks.limits import MAX_MESSAGE_BLOCKS, MESSAGE_TEXT_BUDGET, visible_text_length
 from blocks.model import Listing
 from blocks.text import escape, escaped, one_line, truncate
-from blocks.values import ListRef, encode
+from blocks.values import MAX_LIST_MINUTES, ListRef, encode
 
 __all__ = ["LISTING_PAGE_SIZE", "build_empty_listing", "build_help", "build_listing", "window_label"]
 
@@ -17,7 +17,6 @@ __all__ = ["LISTING_PAGE_SIZE", "build_empty_listing", "build_help", "build_list
 LISTING_PAGE_SIZE = 15
 # ListRef limits: the filter is carried as typed up to 200 characters, windows up to 15 days.
 _MAX_QUERY = 200
-_MAX_MINUTES = 15 * 24 * 60
 _MAX_PAGE = 10_000
 _TEXT_MARGIN = 200
 
@@ -36,7 +35,7 @@ def _matching(query: str, limit: int = 100) -> str:
 
 
 def _page_ref(listing: Listing, page: int) -> str:
-    minutes = min(max(listing.minutes, 1), _MAX_MINUTES)
+    minutes = min(max(listing.minutes, 1), MAX_LIST_MINUTES)
     return encode(ListRef(q=listing.query[:_MAX_QUERY], minutes=minutes, page=page))
 
 

@@ -11,6 +11,8 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from bot.patchworks.models import REPORT_WINDOW
+
 __all__ = [
     "MAX_ID",
     "MAX_LIST_MINUTES",
@@ -32,7 +34,7 @@ MAX_VALUE_CHARS = 2000
 # instead of overflowing SQLite or Patchworks later.
 MAX_ID = 2**53
 # How far back a listing may reach, in minutes: as far as Patchworks' failed-run report goes.
-MAX_LIST_MINUTES = 15 * 24 * 60
+MAX_LIST_MINUTES = int(REPORT_WINDOW.total_seconds()) // 60
 # Run ids one bulk value may carry: at least blocks.bulk.BULK_MAX and the select's MAX_OPTIONS.
 MAX_RUNS = 200
 

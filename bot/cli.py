@@ -8,9 +8,10 @@ import logging
 import re
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import unquote
 
+from bot.clock import parse_duration, utcnow
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 from bot.textsafe import for_terminal
@@ -39,11 +40,10 @@ def _secrets(settings: Settings) -> list[str]:
 
 
 def _duration(raw: str) -> timedelta:
-    match = re.fullmatch(r"(\d{1,5})([mhd])", raw.strip().lower())
-    if not match:
+    since = parse_duration(raw)
+    if since is None:
         raise argparse.ArgumentTypeError("expected a duration like 30m, 12h or 7d")
-    amount, unit = int(match.group(1)), match.group(2)
-    return timedelta(minutes=amount) if unit == "m" else timedelta(hours=amount * (24 if unit == "d" else 1))
+    return since
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,7 +101,7 @@ async def _check(settings: Settings) -> int:
             ok = False
             print(f"Slack: {for_terminal(exc.error)}")
         try:
-            async for _ in services.report.failed_pages(datetime.now(UTC) - timedelta(hours=1)):
+            async for _ in services.report.failed_pages(utcnow() - timedelta(hours=1)):
                 break
             print("Patchworks: API key accepted")
         except PatchworksError as exc:
@@ -118,7 +118,7 @@ async def _audit(settings: Settings, since: timedelta) -> int:
     store = await Store.open(settings.database_url)
     try:
         async with store.unit_of_work() as uow:
-            rows = await uow.audit.since(datetime.now(UTC) - since)
+            rows = await uow.audit.since(utcnow() - since)
     finally:
         await store.close()
     if not rows:
@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             settings.require_for_run()
         elif args.command in ("poll", "check"):
-            settings.require("slack_bot_token", "syncbot_channel", "patchworks_api_key")
+            settings.require_for_poll()
     except ConfigError as exc:
         print(f"syncbot: {for_terminal(str(exc))}", file=sys.stderr)
         return 2

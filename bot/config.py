@@ -10,9 +10,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.patchworks.models import REPORT_WINDOW
 from bot.textsafe import mask_url
 
-__all__ = ["ConfigError", "Settings", "load_settings", "mask_url"]
+__all__ = ["REQUIRED_FOR_POLL", "ConfigError", "Settings", "load_settings", "mask_url"]
+
+# What every command that talks to Slack and Patchworks needs; `run` adds the signing secret.
+REQUIRED_FOR_POLL = ("slack_bot_token", "syncbot_channel", "patchworks_api_key")
 
 _SLACK_ID = re.compile(r"^[A-Z][A-Z0-9]{2,}$")
 
@@ -43,7 +47,7 @@ class Settings(BaseSettings):
     patchworks_requests_per_minute: int = Field(240, ge=1, le=10_000)
     patchworks_timeout_seconds: float = Field(20.0, gt=0, le=300)
     syncbot_poll_seconds: int = Field(300, ge=1, le=86_400)
-    syncbot_lookback_hours: int = Field(24, ge=1, le=360)
+    syncbot_lookback_hours: int = Field(24, ge=1, le=int(REPORT_WINDOW.total_seconds()) // 3600)
     syncbot_overlap_seconds: int = Field(3600, ge=0, le=86_400)
     syncbot_digest_max_messages: int = Field(5, ge=1, le=50)
     syncbot_resync_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -113,9 +117,13 @@ class Settings(BaseSettings):
                 what = field.description or "a value"
                 raise ConfigError(f"{name.upper()} is not set: expected {what}")
 
+    def require_for_poll(self) -> None:
+        """Check what a poll needs: the Slack token, the channel and the Patchworks key."""
+        self.require(*REQUIRED_FOR_POLL)
+
     def require_for_run(self) -> None:
         """Check what `syncbot run` needs: Slack credentials, the channel and the Patchworks key."""
-        self.require("slack_bot_token", "syncbot_channel", "patchworks_api_key")
+        self.require_for_poll()
         if not self.socket_mode:
             self.require("slack_signing_secret")
 

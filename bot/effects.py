@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
+from bot.clock import Clock, utcnow
 from bot.digests import DigestPublisher
 from bot.faults import crash_point
 from bot.slack import SlackError, SlackPayloadError
@@ -34,16 +35,10 @@ _STALE_CLAIM = timedelta(minutes=2)
 _MAX_ATTEMPTS = 8
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class EffectOutbox:
     """Delivers pending Slack effects from the store."""
 
-    def __init__(
-        self, store: Store, digests: DigestPublisher, *, clock: Callable[[], datetime] = _utcnow
-    ) -> None:
+    def __init__(self, store: Store, digests: DigestPublisher, *, clock: Clock = utcnow) -> None:
         self._store = store
         self._digests = digests
         self._clock = clock

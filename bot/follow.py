@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from blocks.messages import outcome_reply
+from bot.clock import Clock, utcnow
 from bot.effects import EffectOutbox
 from bot.patchworks.errors import NotFound, PatchworksError
 from bot.patchworks.models import RunStatus, SyncEntry
@@ -17,10 +17,6 @@ from bot.store import ResyncRow, Store
 __all__ = ["ResyncFollower", "stranded_after"]
 
 log = logging.getLogger(__name__)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def stranded_after(patchworks_timeout_seconds: float) -> timedelta:
@@ -42,7 +38,7 @@ class ResyncFollower:
         effects: EffectOutbox,
         *,
         stranded: timedelta,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utcnow,
     ) -> None:
         self._report = report
         self._store = store

@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from blocks.listing import LISTING_PAGE_SIZE
 from blocks.model import DigestItem, Listing
+from bot.clock import REPORT_WINDOW, Clock, parse_duration, utcnow
 from bot.patchworks.models import SyncEntry
 from bot.patchworks.report import SyncReport
 from bot.store import Store
 
 __all__ = ["MAX_MINUTES", "ListQuery", "Lister", "UsageError", "parse_command"]
 
-MAX_MINUTES = 15 * 24 * 60  # Patchworks' report goes back at most 15 days
+MAX_MINUTES = int(REPORT_WINDOW.total_seconds()) // 60
 DEFAULT_MINUTES = 24 * 60
 MAX_QUERY = 100
 # A listing scans at most this many failed runs, so a wide window cannot stall the reply.
 MAX_SCAN = 5000
 
-_DURATION = re.compile(r"^(\d{1,4})([mhd])$", re.IGNORECASE)
 _OTHER_UNIT = re.compile(r"^\d{1,4}(s|w|mo|y)$", re.IGNORECASE)
-_UNIT_MINUTES = {"m": 1, "h": 60, "d": 24 * 60}
 
 
 class UsageError(ValueError):
@@ -45,12 +43,11 @@ def parse_command(raw: str) -> ListQuery:
     if len(words) == 1 and words[0].lower() in ("help", "-h", "--help", "?"):
         return ListQuery(text="", minutes=DEFAULT_MINUTES, help=True)
     minutes = DEFAULT_MINUTES
-    if words and (match := _DURATION.match(words[-1])):
-        amount, unit = int(match.group(1)), match.group(2).lower()
-        if amount == 0:
+    if words and (since := parse_duration(words[-1])) is not None:
+        if not since:
             raise UsageError("`since` must be more than zero, like `30m`, `2h` or `3d`.")
-        minutes = amount * _UNIT_MINUTES[unit]
-        if minutes > MAX_MINUTES:
+        minutes = int(since.total_seconds()) // 60
+        if since > REPORT_WINDOW:
             raise UsageError("`since` can go back at most 15 days (`15d`), as far as Patchworks' report.")
         words = words[:-1]
     elif words and _OTHER_UNIT.match(words[-1]):
@@ -70,14 +67,10 @@ def matches(entry: SyncEntry, query: str) -> bool:
     return any(needle in field.lower().lstrip("#") for field in fields)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Lister:
     """Builds listing pages from Patchworks, merged with what syncbot did to each entry."""
 
-    def __init__(self, report: SyncReport, store: Store, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, report: SyncReport, store: Store, *, clock: Clock = utcnow) -> None:
         self._report = report
         self._store = store
         self._clock = clock

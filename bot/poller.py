@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from blocks.digest import ENTRIES_PER_MESSAGE
 from blocks.messages import outage_notice, recovery_notice
+from bot.clock import Clock, utcnow
 from bot.digests import DigestPublisher
 from bot.effects import EffectOutbox
 from bot.faults import crash_point
@@ -39,10 +39,6 @@ class PollResult:
     error: str | None = None
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Poller:
     """Turns Patchworks failures into digests, exactly once each."""
 
@@ -58,7 +54,7 @@ class Poller:
         lookback: timedelta,
         overlap: timedelta,
         max_messages: int,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utcnow,
     ) -> None:
         self._report = report
         self._store = store

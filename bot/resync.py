@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from blocks.bulk import BULK_MAX, build_bulk_summary
 from blocks.model import BulkPlan, Skipped
 from blocks.text import escape, user_mention
+from bot.clock import Clock, utcnow
 from bot.effects import EffectOutbox
 from bot.faults import crash_point
 from bot.patchworks.errors import (
@@ -66,10 +67,6 @@ class BulkOutcome:
     failed: list[tuple[SyncEntry, str]] = field(default_factory=list)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class _Attempt:
     """A claimed resync on its way to Patchworks: whose it is and where its entry shows."""
@@ -93,7 +90,7 @@ class Resyncer:
         store: Store,
         effects: EffectOutbox,
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utcnow,
         health_window: timedelta = timedelta(hours=1),
     ) -> None:
         self._report = report

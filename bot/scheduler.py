@@ -8,10 +8,11 @@ import logging
 import os
 import socket
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.clock import utcnow
 from bot.services import Services
 
 __all__ = ["LEASE_NAME", "PollerLease", "start_scheduler"]
@@ -33,7 +34,7 @@ class PollerLease:
 
     async def renew(self) -> bool:
         """Take or keep the lease; updates `services.is_poller`."""
-        until = datetime.now(UTC) + self.ttl
+        until = utcnow() + self.ttl
         async with self._services.store.unit_of_work() as uow:
             held = await uow.leases.acquire(LEASE_NAME, self.holder, until)
         if held != self._services.is_poller:
@@ -56,7 +57,7 @@ async def poll_if_leader(services: Services, lease: PollerLease) -> None:
         if not await lease.renew():
             return
         result = await services.poller.run_once()
-        services.last_poll_at = datetime.now(UTC)
+        services.last_poll_at = utcnow()
         services.last_poll_error = result.error
     except asyncio.CancelledError:
         # Shutdown interrupted the cycle; the outbox makes the next start finish it. Returning
@@ -110,9 +111,9 @@ def start_scheduler(services: Services, lease: PollerLease) -> AsyncIOScheduler:
         max_instances=1,
         coalesce=True,
         misfire_grace_time=interval,
-        next_run_time=datetime.now(UTC),
+        next_run_time=utcnow(),
     )
-    scheduler.add_job(repair, "date", run_date=datetime.now(UTC), args=(services,), id="repair")
+    scheduler.add_job(repair, "date", run_date=utcnow(), args=(services,), id="repair")
     scheduler.add_job(
         renew_lease,
         "interval",

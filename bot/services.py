@@ -58,7 +58,7 @@ async def build_services(
     settings: Settings, *, report: SyncReport | None = None, post_interval: float = 1.0
 ) -> Services:
     """Connect to the database and build every collaborator from settings."""
-    settings.require("slack_bot_token", "syncbot_channel", "patchworks_api_key")
+    settings.require_for_poll()
     assert settings.slack_bot_token is not None
     assert settings.syncbot_channel is not None
     assert settings.patchworks_api_key is not None

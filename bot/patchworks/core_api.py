@@ -14,6 +14,7 @@ from typing import Any, Literal, NoReturn
 
 import httpx
 
+from bot.clock import utcnow
 from bot.patchworks._pacer import Pacer
 from bot.patchworks._parse import (
     Included,
@@ -79,7 +80,7 @@ def _retry_after(value: str | None) -> float | None:
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
+        seconds = (when - utcnow()).total_seconds()
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)

@@ -7,13 +7,14 @@ outcome is the entry's new status. Connector health is derived from error lines 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "KNOWN_SYSTEMS",
+    "REPORT_WINDOW",
     "ErrorLine",
     "Flow",
     "Health",
@@ -23,6 +24,9 @@ __all__ = [
     "SystemHealth",
     "systems_in",
 ]
+
+# How far back Patchworks' run report goes (and so every listing, digest window and first look).
+REPORT_WINDOW = timedelta(days=15)
 
 # Systems the bot recognises by name in flow and step names; anything else stays unknown.
 KNOWN_SYSTEMS = (

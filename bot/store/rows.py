@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from blocks.model import EntryState, Outcome
+from bot.clock import utcnow
 from bot.patchworks.models import SyncEntry
 from bot.states import EffectKind, MessageState, Placement, ResyncOutcome
 
@@ -109,10 +110,6 @@ DETAIL_CHARS = 2000
 def cut(text: str | None) -> str | None:
     """A stored text, cut to DETAIL_CHARS."""
     return None if text is None else text[:DETAIL_CHARS]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def entry_row(row: Any) -> EntryRow:
