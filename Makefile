@@ -34,7 +34,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy bot blocks sandbox/syncbot_sandbox
 
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	# Four workers: most tests wait on sockets and child processes, not on the 2 cores.
+	$(BIN)/pytest -q -n 4
 
 test: lint typecheck unit
 

@@ -34,6 +34,9 @@ class InFlight:
 
     async def drain(self, grace: float) -> int:
         """Wait up to `grace` seconds for tracked tasks; returns how many were still running."""
+        # A listener acked a moment ago may not have started yet (Bolt starts it as a new task):
+        # one turn of the loop lets it start and be tracked.
+        await asyncio.sleep(0)
         pending = {task for task in self._tasks if task is not asyncio.current_task()}
         if not pending:
             return 0

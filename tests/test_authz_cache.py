@@ -11,7 +11,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from conftest import BOT_TOKEN, CHANNEL, FakeSlack, RunningBot, Sim, forged_click
+from support.harness import BOT_TOKEN, CHANNEL, FakeSlack, RunningBot, Sim
+from support.slack import forged_click
 from support.store import audit_rows
 
 from blocks.ids import Action, ViewId

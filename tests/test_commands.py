@@ -6,9 +6,9 @@ import asyncio
 import time
 
 import pytest
-from conftest import CHANNEL, FakeSlack, RunningBot, Sim
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.harness import CHANNEL, FakeSlack, RunningBot, Sim
 
 from blocks.ids import Action, Command
 from bot.listing import UsageError, parse_command

@@ -15,11 +15,11 @@ from urllib.parse import quote
 import httpx
 import pytest
 import uvicorn
-from conftest import CHANNEL, SIGNING_SECRET, FakeSlack, RunningBot
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.routing import Route
+from support.harness import CHANNEL, SIGNING_SECRET, FakeSlack, RunningBot
 
 from blocks.ids import Command
 from bot.edge import (
@@ -110,15 +110,15 @@ async def status_line(url: str, head: bytes) -> bytes:
             await writer.wait_closed()
 
 
-async def test_an_oversized_content_length_gets_413_before_the_body_is_sent(bot: RunningBot) -> None:
+async def test_an_oversized_content_length_gets_413_before_the_body_is_sent(http_bot: RunningBot) -> None:
     head = (
         b"POST /slack/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\n"
         b"Content-Length: %d\r\n\r\n" % (24 * MiB)
     )
-    assert (await status_line(bot.url, head)).startswith(b"HTTP/1.1 413")
+    assert (await status_line(http_bot.url, head)).startswith(b"HTTP/1.1 413")
 
 
-async def test_an_oversized_chunked_body_gets_413(bot: RunningBot) -> None:
+async def test_an_oversized_chunked_body_gets_413(http_bot: RunningBot) -> None:
     sent = 0
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -128,7 +128,7 @@ async def test_an_oversized_chunked_body_gets_413(bot: RunningBot) -> None:
             yield b"x" * (64 * 1024)
 
     async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.post(f"{bot.url}/slack/events", content=chunks())
+        response = await client.post(f"{http_bot.url}/slack/events", content=chunks())
     assert response.status_code == 413
     assert sent == 2 * MiB  # it really was sent, chunked, past the limit
 
@@ -136,15 +136,15 @@ async def test_an_oversized_chunked_body_gets_413(bot: RunningBot) -> None:
 @pytest.mark.parametrize("body", ["payload=%5B%5D", "payload=" + quote(DEEP), "command=%2Ffailed-syncs"])
 @pytest.mark.parametrize("forgery", ["unsigned", "bad signature", "stale"])
 async def test_unsigned_forged_and_stale_requests_get_401_and_are_never_parsed(
-    bot: RunningBot, caplog: pytest.LogCaptureFixture, body: str, forgery: str
+    http_bot: RunningBot, caplog: pytest.LogCaptureFixture, body: str, forgery: str
 ) -> None:
     caplog.set_level(logging.INFO)
     if forgery == "unsigned":
-        response = await bot.desk._http.post(f"{bot.url}/slack/events", content=body)
+        response = await http_bot.desk._http.post(f"{http_bot.url}/slack/events", content=body)
     elif forgery == "bad signature":
-        response = await bot.desk.send(body, headers={"x-slack-signature": "v0=" + "0" * 64})
+        response = await http_bot.desk.send(body, headers={"x-slack-signature": "v0=" + "0" * 64})
     else:
-        response = await bot.desk.send(body, timestamp=int(time.time()) - 301)
+        response = await http_bot.desk.send(body, timestamp=int(time.time()) - 301)
 
     assert response.status_code == 401
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []  # nothing was parsed
@@ -160,11 +160,11 @@ async def test_unsigned_forged_and_stale_requests_get_401_and_are_never_parsed(
     ],
 )
 async def test_a_signed_payload_nested_100000_deep_gets_400_without_a_traceback(
-    bot: RunningBot, caplog: pytest.LogCaptureFixture, body: str, content_type: str
+    http_bot: RunningBot, caplog: pytest.LogCaptureFixture, body: str, content_type: str
 ) -> None:
     caplog.set_level(logging.INFO)
 
-    response = await bot.desk.send(body, headers={"content-type": content_type})
+    response = await http_bot.desk.send(body, headers={"content-type": content_type})
 
     assert response.status_code == 400
     assert response.json() == {"error": "invalid request body"}
@@ -187,7 +187,7 @@ async def test_a_signed_payload_nested_100000_deep_gets_400_without_a_traceback(
     ids=["payload-list", "cut-off-payload", "cut-off-json", "latin-1-form", "invalid-utf8-json", "odd-shape"],
 )
 async def test_unreadable_signed_bodies_get_400_and_one_warning(
-    bot: RunningBot, caplog: pytest.LogCaptureFixture, body: bytes, content_type: str
+    http_bot: RunningBot, caplog: pytest.LogCaptureFixture, body: bytes, content_type: str
 ) -> None:
     stamp = str(int(time.time()))
     headers = {
@@ -196,7 +196,7 @@ async def test_unreadable_signed_bodies_get_400_and_one_warning(
         "x-slack-signature": sign(SIGNING_SECRET, stamp, body),
     }
 
-    response = await bot.desk._http.post(f"{bot.url}/slack/events", content=body, headers=headers)
+    response = await http_bot.desk._http.post(f"{http_bot.url}/slack/events", content=body, headers=headers)
 
     assert response.status_code == 400
     assert response.json() == {"error": "invalid request body"}
@@ -205,8 +205,8 @@ async def test_unreadable_signed_bodies_get_400_and_one_warning(
     assert "Traceback" not in caplog.text
 
 
-async def test_a_signed_slash_command_still_gets_its_answer(bot: RunningBot, slack: FakeSlack) -> None:
-    response = await bot.desk.command(ANA, CHANNEL, Command.FAILED_SYNCS, "help")
+async def test_a_signed_slash_command_still_gets_its_answer(http_bot: RunningBot, slack: FakeSlack) -> None:
+    response = await http_bot.desk.command(ANA, CHANNEL, Command.FAILED_SYNCS, "help")
 
     assert response.status_code == 200
     deadline = time.monotonic() + 8
@@ -216,10 +216,10 @@ async def test_a_signed_slash_command_still_gets_its_answer(bot: RunningBot, sla
     assert "/failed-syncs" in str(slack.workspace.ephemerals[(CHANNEL, ANA)][-1].blocks)
 
 
-async def test_url_verification_is_still_answered(bot: RunningBot) -> None:
+async def test_url_verification_is_still_answered(http_bot: RunningBot) -> None:
     body = json.dumps({"token": "t", "challenge": "c-123", "type": "url_verification"})
 
-    response = await bot.desk.send(body, headers={"content-type": "application/json"})
+    response = await http_bot.desk.send(body, headers={"content-type": "application/json"})
 
     assert response.status_code == 200
     assert response.json() == {"challenge": "c-123"}

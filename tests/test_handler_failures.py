@@ -3,25 +3,17 @@ always posts its summary, and Bolt is never handed a response after the ack."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Callable
 
 import pytest
-from conftest import CHANNEL, FakeSlack, RunningBot, Sim, digest_ts, entry_text
+from support.harness import CHANNEL, FakeSlack, RunningBot, Sim
+from support.slack import digest_ts, entry_text
+from support.waiting import eventually
 
 from blocks.ids import Action, Command
 from bot.resync import ResyncResult
 
 ANA = "U0ADA"
-
-
-async def eventually(check: Callable[[], object], timeout: float = 8.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 def thread_texts(slack: FakeSlack) -> list[str]:

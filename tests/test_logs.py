@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import RunningBot
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from support.harness import RunningBot
 
 from bot.app import build_app
 from bot.logs import setup_logging
@@ -215,12 +215,12 @@ class Spy(logging.Handler):
 
 
 async def test_an_unsigned_request_to_the_running_bot_logs_no_body(
-    bot: RunningBot, real_logging: RealLogging, capfd: pytest.CaptureFixture[str]
+    http_bot: RunningBot, real_logging: RealLogging, capfd: pytest.CaptureFixture[str]
 ) -> None:
     with real_logging("DEBUG"):
         async with httpx.AsyncClient() as client:
             response = await client.post(
-                f"{bot.url}/slack/events", content=UNSIGNED_BODY.encode(), headers=_forged_headers()
+                f"{http_bot.url}/slack/events", content=UNSIGNED_BODY.encode(), headers=_forged_headers()
             )
     assert response.status_code == 401
     err = capfd.readouterr().err

@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from conftest import pg_database
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
+from support.harness import pg_database
 
 from bot.store import Store, migrations
 from bot.store.tables import metadata

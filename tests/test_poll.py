@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import CHANNEL, FakeSlack, Sim, digest_messages, make_services, shown_runs
+from support.harness import CHANNEL, FakeSlack, Sim, make_services
+from support.slack import digest_messages, shown_runs
 
 from blocks.digest import ENTRIES_PER_MESSAGE
 from bot.config import Settings

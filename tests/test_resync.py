@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import BOT_TOKEN, CHANNEL, FakeSlack
+from support.harness import BOT_TOKEN, CHANNEL, FakeSlack
 from support.store import audit_rows, resync_of
 
 from bot.digests import DigestPublisher

@@ -8,7 +8,7 @@ import socket
 
 import httpx
 import pytest
-from conftest import FakeSlack, Sim, make_services
+from support.harness import FakeSlack, Sim, make_services
 
 from bot.config import Settings
 from bot.runtime import PortInUse, running

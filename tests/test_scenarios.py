@@ -6,36 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import (
-    CHANNEL,
-    FakeSlack,
-    RunningBot,
-    Sim,
-    digest_messages,
-    digest_ts,
-    entry_text,
-    forged_click,
-    shown_runs,
-)
+from support.harness import CHANNEL, FakeSlack, RunningBot, Sim
+from support.slack import digest_messages, digest_ts, entry_text, forged_click, shown_runs
+from support.waiting import eventually
 
 from blocks.ids import Action, Command
 from syncbot_sandbox.blockkit import message_problems, view_problems
 
 ANA = "U0ADA"  # may resync (no allow-list is configured in these tests)
-
-
-async def eventually(check: Callable[[], object], timeout: float = 8.0) -> None:
-    """Wait until `check()` is truthy: listeners keep working after they ack."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def posted(bot: RunningBot, sim: Sim, count: int = 1, **kwargs: object) -> list[int]:
@@ -186,15 +168,17 @@ async def test_a_double_click_and_a_slack_retry_resync_once(
     [run] = await posted(bot, sim)
     ts = digest_ts(slack)
 
-    first, second = await asyncio.gather(
-        bot.desk.click(ANA, CHANNEL, ts, Action.RESYNC), bot.desk.click(ANA, CHANNEL, ts, Action.RESYNC)
-    )
-    retried = await bot.desk.click(
-        "U0MAX",
-        CHANNEL,
-        ts,
-        Action.RESYNC,
-        headers={"x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"},
+    # Two clicks and Slack's retry of one, all on the message as it was before any answer.
+    first, second, retried = await asyncio.gather(
+        bot.desk.click(ANA, CHANNEL, ts, Action.RESYNC),
+        bot.desk.click(ANA, CHANNEL, ts, Action.RESYNC),
+        bot.desk.click(
+            "U0MAX",
+            CHANNEL,
+            ts,
+            Action.RESYNC,
+            headers={"x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"},
+        ),
     )
 
     assert first.status_code == second.status_code == retried.status_code == 200
@@ -276,8 +260,9 @@ async def test_a_system_with_failed_authentication_asks_before_resyncing(
 
 
 async def test_bad_signatures_and_stale_timestamps_get_401_and_change_nothing(
-    bot: RunningBot, sim: Sim, slack: FakeSlack
+    http_bot: RunningBot, sim: Sim, slack: FakeSlack
 ) -> None:
+    bot = http_bot
     await posted(bot, sim)
     payload = forged_click(slack, ANA, digest_ts(slack), Action.RESYNC, '{"v":1,"run":1}')
     body = urlencode({"payload": json.dumps(payload)})
@@ -293,8 +278,9 @@ async def test_bad_signatures_and_stale_timestamps_get_401_and_change_nothing(
 
 
 async def test_listeners_ack_before_talking_to_patchworks(
-    bot: RunningBot, sim: Sim, slack: FakeSlack
+    http_bot: RunningBot, sim: Sim, slack: FakeSlack
 ) -> None:
+    bot = http_bot  # over HTTP: the answer leaves at the ack, before the listener's work
     await posted(bot, sim)
     sim.config.latency_s = 2.0
     ts = digest_ts(slack)

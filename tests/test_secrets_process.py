@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CHANNEL, FakeSlack
 from pydantic import SecretStr
+from support.harness import CHANNEL, FakeSlack
 
 from bot.cli import _secrets
 from bot.config import Settings, load_settings

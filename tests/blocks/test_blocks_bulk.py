@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from blockkit_support import (
+from support.blockkit import (
     ADMIN,
     HOSTILE,
     all_text,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from blockkit_support import (
+from support.blockkit import (
     ADMIN,
     APP_URL,
     HOSTILE,

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from blockkit_support import (
+from support.blockkit import (
     ADMIN,
     HOSTILE,
     LONG,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from blockkit_support import ADMIN, APP_URL, NOW, buttons, entry, item
+from support.blockkit import ADMIN, APP_URL, NOW, buttons, entry, item
 
 from blocks.entry import COMPACT, entry_blocks, entry_list, offers_resync, systems_label
 from blocks.ids import Action

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from blockkit_support import (
+from support.blockkit import (
     ADMIN,
     NOW,
     all_text,

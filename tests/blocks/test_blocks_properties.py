@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from blockkit_support import ADMIN, HOSTILE, NOW, assert_valid_message, assert_valid_modal, entry, raw_tokens
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.blockkit import ADMIN, HOSTILE, NOW, assert_valid_message, assert_valid_modal, entry, raw_tokens
 
 from blocks.bulk import build_bulk_confirm_modal, build_bulk_summary
 from blocks.details import build_details_modal

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import DemoThread
+from support.demo import DemoThread
 
 from syncbot_sandbox.demo import DemoOptions, DemoStack
 from syncbot_sandbox.store import DEFAULT_CHANNEL

@@ -11,7 +11,8 @@ import sys
 import time
 
 import pytest
-from conftest import CHANNEL, FakeSlack, RunningBot, Sim, forged_click
+from support.harness import CHANNEL, FakeSlack, RunningBot, Sim
+from support.slack import forged_click
 from support.store import audit_rows
 
 from blocks.ids import ACTING_ACTIONS, ACTING_VIEWS, Action, ViewId

@@ -9,7 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import FakeSlack, Sim, digest_messages, shown_runs
+from support.harness import FakeSlack, Sim
+from support.slack import digest_messages, shown_runs
 
 from bot.faults import POLL_CRASH_POINTS
 

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from conftest import SIGNING_SECRET, FakeSlack
+from support.harness import SIGNING_SECRET, FakeSlack
 
 from syncbot_sandbox.desk import Desk
 

@@ -12,9 +12,9 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from conftest import DemoThread
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.demo import DemoThread
 
 from blocks.ids import Action, Command
 from syncbot_sandbox.demo import DemoOptions, DemoStack

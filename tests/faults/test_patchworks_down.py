@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import CHANNEL, FakeSlack, RunningBot, Sim, digest_messages, make_services
+from support.harness import CHANNEL, FakeSlack, RunningBot, Sim, make_services
+from support.slack import digest_messages
 
 from bot.config import Settings
 
@@ -23,8 +24,9 @@ def notices(slack: FakeSlack, words: str) -> list[str]:
     ],
 )
 async def test_one_outage_notice_then_one_recovery_and_nothing_lost(
-    bot: RunningBot, sim: Sim, slack: FakeSlack, break_it: dict[str, float]
+    http_bot: RunningBot, sim: Sim, slack: FakeSlack, break_it: dict[str, float]
 ) -> None:
+    bot = http_bot
     created = sim.world.add_failures(3, minutes_ago=5)
     original = {key: getattr(sim.config, key) for key in break_it}
     for key, value in break_it.items():

@@ -11,7 +11,8 @@ import time
 
 import httpx
 import pytest
-from conftest import FakeSlack, Sim, shown_runs
+from support.harness import FakeSlack, Sim
+from support.slack import shown_runs
 
 pytestmark = pytest.mark.slow
 

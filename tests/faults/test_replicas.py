@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +13,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import CHANNEL, SIGNING_SECRET, FakeSlack, Sim, make_services, shown_runs
+from support.harness import CHANNEL, SIGNING_SECRET, FakeSlack, Sim, make_services
+from support.slack import shown_runs
+from support.waiting import free_port, wait_until
 
 from blocks.ids import Command
 from bot.config import Settings
@@ -22,12 +23,6 @@ from bot.config import Settings
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 POLL_SECONDS = 6
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Replica:
@@ -63,14 +58,6 @@ def replicas(settings_env: dict[str, str], pg_url: str) -> Iterator[list[Replica
     yield started
     for replica in started:
         replica.stop()
-
-
-def wait_until(check: object, seconds: float) -> float:
-    started = time.monotonic()
-    while not (callable(check) and check()):
-        assert time.monotonic() - started < seconds, "timed out"
-        time.sleep(0.2)
-    return time.monotonic() - started
 
 
 async def test_the_store_works_on_postgresql(

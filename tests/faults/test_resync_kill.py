@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,7 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CHANNEL, SIGNING_SECRET, FakeSlack, Sim, digest_ts, entry_text, shown_runs
+from support.harness import CHANNEL, SIGNING_SECRET, FakeSlack, Sim
+from support.slack import digest_ts, entry_text, shown_runs
+from support.waiting import free_port, wait_until
 
 from blocks.ids import Action
 from bot.faults import RESYNC_CRASH_POINTS
@@ -30,12 +31,6 @@ ANA = "U0ADA"
 RETRY_SENT = "retry_sent"
 STEPS = (RESYNC_CRASH_POINTS[0], RETRY_SENT, *RESYNC_CRASH_POINTS[1:])
 TIMEOUT_SECONDS = "0.5"  # a claim is taken for stranded after 2 x 0.5 + 5 s
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Bot:
@@ -68,13 +63,6 @@ class Bot:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(40)
-
-
-def wait_until(check: object, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not (callable(check) and check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def click_resync(slack: FakeSlack, bot: Bot, run_id: int) -> None:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import BOT_TOKEN, CHANNEL, SIGNING_SECRET, SIM_KEY, FakeSlack, RunningBot, Sim, make_services
+from support.harness import (
+    BOT_TOKEN,
+    CHANNEL,
+    SIGNING_SECRET,
+    SIM_KEY,
+    FakeSlack,
+    RunningBot,
+    Sim,
+    make_services,
+)
 
 from bot.config import Settings
 from bot.slack import SlackClient, build_web_client

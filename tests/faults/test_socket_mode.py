@@ -9,11 +9,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import BOT_TOKEN, CHANNEL, FakeSlack, Sim, digest_messages, forged_click
+from support.harness import BOT_TOKEN, CHANNEL, FakeSlack, Sim
+from support.slack import digest_messages, forged_click
+from support.waiting import wait_until
 
 from blocks.ids import Action, Command
 from syncbot_sandbox.desk import find_element
@@ -41,13 +43,6 @@ def slack(socket_server: SocketModeServer) -> Iterator[FakeSlack]:
         workspace.base_url = server.url
         workspace.socket_mode_url = socket_server.url
         yield FakeSlack(url=server.url, api_url=f"{server.url}/api/", workspace=workspace)
-
-
-def wait_until(check: Callable[[], object], seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def test_socket_mode_serves_commands_and_clicks_without_an_http_endpoint(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.store import AuditRow, Claim, ResyncRow, Store
+from support.harness import pg_database
 
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -35,8 +36,6 @@ async def open_store(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
     """A fresh store on SQLite or on a fresh PostgreSQL database ("sqlite" or "postgres")."""
     async with AsyncExitStack() as stack:
         if backend == "postgres":
-            from conftest import pg_database
-
             url = await stack.enter_async_context(pg_database())
         else:
             url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"

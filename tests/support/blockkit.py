@@ -1,8 +1,4 @@
-"""Validators, factories and inspectors shared by the blocks/ tests (imported by module name).
-
-Not a conftest.py: other test folders do `from conftest import …`, and a second conftest module
-would shadow theirs in sys.modules.
-"""
+"""Validators, factories and inspectors for Block Kit payloads, shared by the builder and scenario tests."""
 
 from __future__ import annotations
 
