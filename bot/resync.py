@@ -23,6 +23,7 @@ from bot.patchworks.errors import (
     ResyncRefused,
 )
 from bot.patchworks.health import derive_health
+from bot.patchworks.lanes import Lane, patchworks_lane
 from bot.patchworks.models import Health, RunStatus, SyncEntry, SystemHealth
 from bot.patchworks.report import SyncReport
 from bot.states import ResyncOutcome
@@ -120,12 +121,14 @@ class Resyncer:
         Patchworks is audited before the retry is sent. With `deliver` False the digest rewrites
         it causes wait in the outbox: the caller delivers them once for many.
         """
-        checked = await self._check(run_id, force=force)
-        if isinstance(checked, SyncEntry):
-            result = await self._claim_and_retry(checked, user_id)
-        else:
-            result = checked
-            await self._audit_refusal(result, user_id)
+        # A person's click goes before polls and bulk jobs; inside a bulk job it stays BULK.
+        with patchworks_lane(Lane.RESYNC, unless_chosen=True):
+            checked = await self._check(run_id, force=force)
+            if isinstance(checked, SyncEntry):
+                result = await self._claim_and_retry(checked, user_id)
+            else:
+                result = checked
+                await self._audit_refusal(result, user_id)
         if deliver:
             await self._effects.deliver()
         return result
@@ -314,7 +317,8 @@ class Resyncer:
             entry = row.entry if row is not None else None
             if entry is None:
                 try:
-                    entry = await self._report.entry(run_id)
+                    with patchworks_lane(Lane.DETAILS):  # a person is waiting for this modal
+                        entry = await self._report.entry(run_id)
                 except NotFound:
                     continue
             earlier = claims.get(run_id)
@@ -342,7 +346,8 @@ class Resyncer:
         outcome = BulkOutcome()
         for run_id in list(dict.fromkeys(run_ids))[:BULK_MAX]:
             try:
-                result = await self.resync_one(run_id, user_id, force=True, deliver=False)
+                with patchworks_lane(Lane.BULK):
+                    result = await self.resync_one(run_id, user_id, force=True, deliver=False)
             except Exception:
                 reference = uuid.uuid4().hex[:8]
                 log.exception("bulk resync of run %s failed (ref %s)", run_id, reference)

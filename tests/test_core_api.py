@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.patchworks._pacer import Pacer
 from bot.patchworks._parse import parse_bool, parse_run, parse_time
 from bot.patchworks.core_api import CoreApiReport
 from bot.patchworks.errors import (
@@ -747,51 +745,7 @@ async def test_adapter_satisfies_the_port() -> None:
     await report.aclose()
 
 
-# ---- pacing --------------------------------------------------------------------------------
-
-
-async def test_pacer_allows_a_small_burst_then_spaces_requests() -> None:
-    fake = FakeTime()
-    pacer = Pacer(60, clock=fake.clock, sleep=fake.sleep)
-    sent: list[float] = []
-    for _ in range(10):
-        await pacer.acquire()
-        sent.append(fake.now)
-    assert sent[:6] == [0.0] * 6  # a burst of a tenth of the budget
-    assert sent[6:] == pytest.approx([1.0, 2.0, 3.0, 4.0])  # then one a second
-
-
-async def test_pacer_never_exceeds_the_budget_in_any_minute() -> None:
-    fake = FakeTime()
-    pacer = Pacer(60, clock=fake.clock, sleep=fake.sleep)
-    sent: list[float] = []
-    for _ in range(300):
-        await pacer.acquire()
-        sent.append(fake.now)
-    for index, start in enumerate(sent):
-        in_window = [moment for moment in sent[index:] if moment < start + 60.0]
-        assert len(in_window) <= 60
-
-
-async def test_pacer_is_safe_for_concurrent_callers() -> None:
-    fake = FakeTime()
-    pacer = Pacer(120, clock=fake.clock, sleep=fake.sleep)
-    sent: list[float] = []
-
-    async def one() -> None:
-        await pacer.acquire()
-        sent.append(fake.now)
-
-    await asyncio.gather(*(one() for _ in range(30)))
-    assert len(sent) == 30
-    assert sent == sorted(sent)
-    assert sent.count(0.0) == 12  # the burst is shared, not granted to each caller
-    assert sent[-1] == pytest.approx(9.0)  # 18 more at two a second
-
-
-def test_pacer_rejects_a_zero_budget() -> None:
-    with pytest.raises(ValueError, match="at least 1"):
-        Pacer(0)
+# ---- pacing (the pacer itself, lanes and shared reads: tests/test_pacer.py) ---------------------
 
 
 async def test_every_request_including_retries_goes_through_the_pacer() -> None:
@@ -803,12 +757,32 @@ async def test_every_request_including_retries_goes_through_the_pacer() -> None:
             return ok({}, 429, **{"Retry-After": "0"})
         return ok({"data": {"id": 7, "name": "Orders"}})
 
-    # 6 a minute: a burst of one, then one every ten seconds.
-    report, fake = make(handler, requests_per_minute=6)
+    # 3 a minute, one kept for people: a poll's call and its first retry spend the other two, so
+    # the second retry waits for the first send to leave the 60.5 s window.
+    report, fake = make(handler, requests_per_minute=3)
     await report.flow(7)
     await report.aclose()
     assert report.requests_made == 3
-    assert fake.now == pytest.approx(20.0)
+    assert fake.now == pytest.approx(60.5)
+
+
+async def test_a_429_pauses_the_next_call_too() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if len(calls) == 1:
+            return ok({}, 429, **{"Retry-After": "9"})
+        return ok({"data": {"id": 7, "name": "Orders"}})
+
+    report, fake = make(handler, max_retries=0)
+    with pytest.raises(RateLimited):
+        await report.flow(7)
+    assert report.budget.paused_for == pytest.approx(9.0)
+    await report.flow(8)  # another call, with no retry of its own to wait in, still waits
+    await report.aclose()
+    assert fake.delays == [9.0]
+    assert report.budget.used_in_window == 2
 
 
 # ---- the key echoed back: never passed on, whole or in pieces ---------------------------------

@@ -14,6 +14,7 @@ from blocks.model import DetailsModel, Outcome
 from blocks.values import EntryRef
 from bot.handlers._context import open_then_fill, read_value, services_of
 from bot.patchworks.errors import NotFound, PatchworksError
+from bot.patchworks.lanes import Lane, patchworks_lane
 from bot.services import Services
 
 __all__ = ["details_model", "details_view", "open_details", "open_link", "register"]
@@ -23,11 +24,12 @@ log = logging.getLogger(__name__)
 
 async def details_model(services: Services, ref: EntryRef) -> DetailsModel:
     """Read the entry fresh from Patchworks and merge what syncbot knows about it."""
-    entry = await services.report.entry(ref.run)
-    try:
-        health = await services.resyncer.recent_health()
-    except PatchworksError:
-        health = {}
+    with patchworks_lane(Lane.DETAILS):  # a person is waiting for this modal
+        entry = await services.report.entry(ref.run)
+        try:
+            health = await services.resyncer.recent_health()
+        except PatchworksError:
+            health = {}
     async with services.store.unit_of_work() as uow:
         tracked = await uow.entries.for_run(ref.run)
         attempts = await uow.resyncs.attempts(tracked.run_id if tracked else ref.run)

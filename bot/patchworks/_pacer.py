@@ -1,23 +1,99 @@
-"""Client-side pacing so syncbot stays under Patchworks' per-minute request budget."""
+"""One pacer for every Patchworks call: a sliding log of send times, with lanes by who waits.
+
+Patchworks counts requests per account over a sliding minute. The pacer remembers when each of
+the last `limit` requests went out and lets one more go only when fewer than `limit` went out in
+the last window, so no window, wherever it starts, ever holds more than the limit (a token bucket
+could send twice the limit across a boundary). There is no smoothing: calls go at once while
+the window has room.
+
+Calls wait in lanes (bot.patchworks.lanes.Lane). When a slot frees, the first call of the highest
+non-empty lane goes; FIFO within a lane. A lower lane can wait as long as higher lanes keep
+calls waiting; nothing more than that is promised. A few slots of every window (`reserve`) are
+kept for RESYNC and DETAILS: BULK and POLL never fill the whole window, so a person's click finds
+a free slot at once instead of waiting for a whole minute of poll traffic to age out.
+
+A 429 with Retry-After pauses every lane until then (`pause`): the account is over its budget,
+whoever spent it (another replica, another tool on the same key). A pause longer than
+`max_pause` is not waited out: queued calls fail with RateLimited at once (the one already
+sleeping for its slot when it wakes), and so do new calls until the pause ends. A 429 without
+Retry-After says nothing about when; only the call that got it backs off.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from datetime import UTC, timedelta
+from email.utils import parsedate_to_datetime
+from types import MappingProxyType
 
-__all__ = ["Pacer"]
+from bot.clock import utcnow
+from bot.patchworks.errors import RateLimited
+from bot.patchworks.lanes import INTERACTIVE, Budget, Lane, current_lane, lane_outranks
 
-# Patchworks counts requests per minute; a little slack covers network jitter between our send
-# times and the server's arrival times, so a window we think is full never looks overfull there.
-_WINDOW_SECONDS = 60.5
-# Float rounding can leave a refill a hair short of a whole token; do not sleep for that.
+__all__ = ["Pacer", "Turn", "retry_after_seconds"]
+
+# Patchworks counts a minute; a little slack covers network jitter between our send times and the
+# server's arrival times, so a window we think has room never looks overfull there.
+WINDOW_SECONDS = 60.5
+# Float rounding can leave a wait a hair short; do not sleep for that.
 _EPSILON = 1e-9
 
 
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta seconds or HTTP date); None when absent or unreadable."""
+    if value is None or not value.strip():
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - utcnow()).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def default_reserve(limit: int) -> int:
+    """Slots per window kept for people's single actions: a tenth, at least one (none at 1/min)."""
+    return min(limit - 1, max(1, limit // 10))
+
+
+class Turn:
+    """One call's place in the pacer's queue; it can move up a lane while it waits (a shared read
+    that a person now waits for too). Reusable: a call's retries wait with the same turn."""
+
+    __slots__ = ("_event", "_pacer", "lane")
+
+    def __init__(self, lane: Lane) -> None:
+        self.lane = lane
+        self._event = asyncio.Event()
+        self._pacer: Pacer | None = None  # set while queued
+
+    @property
+    def queued(self) -> bool:
+        """Whether it waits in a pacer's queue now (not yet sent)."""
+        return self._pacer is not None
+
+    def raise_to(self, lane: Lane) -> None:
+        """Wait in `lane` from now on if it outranks the current one (at the end of its queue)."""
+        if not lane_outranks(lane, self.lane):
+            return
+        old, self.lane = self.lane, lane
+        if self._pacer is not None:
+            self._pacer._moved(self, old)
+
+
 class Pacer:
-    """Token bucket for smooth spacing, plus a sliding window that caps any minute at the budget."""
+    """Spends the account's per-minute budget: a sliding window, lanes by who waits, 429 pauses."""
 
     def __init__(
         self,
@@ -25,38 +101,130 @@ class Pacer:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        window: float = WINDOW_SECONDS,
+        reserve: int | None = None,
+        max_pause: float = math.inf,
     ) -> None:
         if requests_per_minute < 1:
             raise ValueError("requests_per_minute must be at least 1")
-        self.requests_per_minute = requests_per_minute
+        self.limit = requests_per_minute
+        self.window = window
+        self.reserve = default_reserve(requests_per_minute) if reserve is None else reserve
+        if not 0 <= self.reserve < requests_per_minute:
+            raise ValueError("reserve must leave at least one slot for every lane")
+        # A pause longer than this is not waited out: the call fails with RateLimited at once.
+        self.max_pause = max_pause
         self._clock = clock
         self._sleep = sleep
-        # A tenth of the budget may go out at once; after that requests are spaced evenly.
-        self._capacity = max(1.0, requests_per_minute / 10)
-        self._rate = requests_per_minute / 60.0
-        self._tokens = self._capacity
-        self._updated = clock()
-        # The bucket alone allows capacity + budget in one minute; the window forbids that.
-        self._sent: deque[float] = deque(maxlen=requests_per_minute)
-        self._lock = asyncio.Lock()
-        self.waited = 0.0
+        self._sent: deque[float] = deque()  # send times inside the window, oldest first
+        self._queues: dict[Lane, deque[Turn]] = {lane: deque() for lane in Lane}
+        self._paused_until = -math.inf
 
-    def _wait_needed(self, now: float) -> float:
-        self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
-        self._updated = now
-        wait = 0.0
-        if self._tokens < 1.0:
-            wait = (1.0 - self._tokens) / self._rate
-        if len(self._sent) == self._sent.maxlen:
-            wait = max(wait, self._sent[0] + _WINDOW_SECONDS - now)
+    # ---- the budget ------------------------------------------------------------------------
+
+    def used(self) -> int:
+        """Requests sent in the last window."""
+        self._prune(self._clock())
+        return len(self._sent)
+
+    def paused_for(self) -> float:
+        """Seconds left of a pause Patchworks asked for; 0 when not paused."""
+        return max(0.0, self._paused_until - self._clock())
+
+    def waiting(self) -> dict[Lane, int]:
+        """Calls queued in each lane."""
+        return {lane: len(queue) for lane, queue in self._queues.items()}
+
+    def budget(self, *, shared_reads: int = 0) -> Budget:
+        """A snapshot for metrics and App Home."""
+        paused_for = self.paused_for()
+        return Budget(
+            limit=self.limit,
+            used_in_window=self.used(),
+            reserve=self.reserve,
+            window_seconds=self.window,
+            paused_for=paused_for,
+            paused_until=utcnow() + timedelta(seconds=paused_for) if paused_for > 0 else None,
+            waiting=MappingProxyType(self.waiting()),
+            shared_reads=shared_reads,
+        )
+
+    def pause(self, seconds: float) -> None:
+        """Send nothing, in any lane, for `seconds` (Patchworks answered 429 with Retry-After)."""
+        self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
+        if seconds > self.max_pause:
+            # Too long to wait out: every queued call fails now rather than when its turn comes.
+            for queue in self._queues.values():
+                for turn in queue:
+                    turn._event.set()
+
+    # ---- waiting for a slot ------------------------------------------------------------------
+
+    async def acquire(self, turn: Turn | Lane | None = None) -> None:
+        """Wait until one more request fits the budget and it is this call's turn; count it sent.
+
+        `turn` is a Turn, or a lane (default: the caller's `patchworks_lane`). Raises RateLimited
+        when Patchworks asked for a pause longer than `max_pause`.
+        """
+        if not isinstance(turn, Turn):
+            turn = Turn(turn if turn is not None else current_lane())
+        if turn._pacer is not None:
+            raise RuntimeError("this turn is already waiting")
+        turn._pacer = self
+        self._queues[turn.lane].append(turn)
+        try:
+            while True:
+                now = self._clock()
+                self._check_pause(now)
+                if self._head() is not turn:
+                    turn._event.clear()
+                    await turn._event.wait()
+                    continue
+                wait = self._wait_needed(turn.lane, now)
+                if wait <= _EPSILON:
+                    self._sent.append(now)
+                    return
+                # Only the head sleeps; a call of a higher lane arriving meanwhile becomes the head
+                # and sleeps for itself. Sends only make waits longer, so no sleeper oversleeps;
+                # a pause can make one wake early, and it then sleeps again.
+                await self._sleep(wait)
+        finally:
+            self._queues[turn.lane].remove(turn)
+            turn._pacer = None
+            self._wake_head()
+
+    def _check_pause(self, now: float) -> None:
+        if (left := self._paused_until - now) > self.max_pause:
+            raise RateLimited(
+                f"Patchworks asked syncbot to pause for {left:.0f}s more (HTTP 429 Retry-After); "
+                "try again shortly",
+                retry_after=left,
+            )
+
+    def _wait_needed(self, lane: Lane, now: float) -> float:
+        self._prune(now)
+        wait = max(0.0, self._paused_until - now)
+        ceiling = self.limit if lane in INTERACTIVE else self.limit - self.reserve
+        if len(self._sent) >= ceiling:
+            # The window has room for this lane once the send `ceiling` places back ages out.
+            wait = max(wait, self._sent[len(self._sent) - ceiling] + self.window - now)
         return wait
 
-    async def acquire(self) -> None:
-        """Wait until one more request fits the budget, then count it as sent."""
-        # Holding the lock while sleeping keeps concurrent callers first-come, first-served.
-        async with self._lock:
-            while (wait := self._wait_needed(self._clock())) > _EPSILON:
-                self.waited += wait
-                await self._sleep(wait)
-            self._tokens -= 1.0
-            self._sent.append(self._updated)
+    def _prune(self, now: float) -> None:
+        while self._sent and self._sent[0] + self.window <= now + _EPSILON:
+            self._sent.popleft()
+
+    def _head(self) -> Turn | None:
+        for queue in self._queues.values():  # highest lane first: Lane's order
+            if queue:
+                return queue[0]
+        return None
+
+    def _wake_head(self) -> None:
+        if (head := self._head()) is not None:
+            head._event.set()
+
+    def _moved(self, turn: Turn, old: Lane) -> None:
+        self._queues[old].remove(turn)
+        self._queues[turn.lane].append(turn)
+        self._wake_head()

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal, NoReturn
 
 import httpx
 
-from bot.clock import utcnow
-from bot.patchworks._pacer import Pacer
+from bot.patchworks._pacer import Pacer, Turn, retry_after_seconds
 from bot.patchworks._parse import (
     Included,
     as_int,
@@ -25,6 +22,7 @@ from bot.patchworks._parse import (
     parse_run,
     parse_runs,
 )
+from bot.patchworks._shared import SharedReads
 from bot.patchworks.errors import (
     AuthFailed,
     BadResponse,
@@ -34,6 +32,7 @@ from bot.patchworks.errors import (
     ResyncRefused,
     Unavailable,
 )
+from bot.patchworks.lanes import Budget, current_lane
 from bot.patchworks.models import ErrorLine, Flow, SyncEntry
 from bot.textsafe import Scrubber
 
@@ -46,7 +45,8 @@ _RUN_INCLUDES = "flow,errorWarningLogs,retriedFlowRun"
 _FAILED_STATUSES = "3,5"  # failure and partial success
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 30.0
-# A Retry-After longer than this is not waited out inside one call: the caller gets RateLimited.
+# A Retry-After longer than this is not waited out inside one call: the caller gets RateLimited,
+# and so does every call until it has passed.
 _MAX_RETRY_AFTER = 120.0
 _BODY_SNIPPET = 200
 # Remote text is cut to this before the key is scrubbed from it (a bound on the scrub's work, far
@@ -67,25 +67,6 @@ def _ms(moment: datetime) -> str:
     return str((aware - _EPOCH) // timedelta(milliseconds=1))
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta seconds or HTTP date); None when absent or unreadable."""
-    if value is None or not value.strip():
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - utcnow()).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
 def _has_next(payload: Mapping[str, Any], count: int, per_page: int) -> bool:
     """Whether a list page says more pages follow; without meta or links, a full page means maybe."""
     if count == 0:
@@ -104,7 +85,11 @@ def _has_next(payload: Mapping[str, Any], count: int, per_page: int) -> bool:
 
 
 class CoreApiReport:
-    """Failed flow runs, their logs and retries, read from the Patchworks Core API."""
+    """Failed flow runs, their logs and retries, read from the Patchworks Core API.
+
+    Every request waits for the one pacer (bot/patchworks/_pacer.py) in the caller's lane
+    (bot/patchworks/lanes.py); identical GETs in flight at once are sent once (_shared.py).
+    """
 
     def __init__(
         self,
@@ -124,7 +109,8 @@ class CoreApiReport:
         self._scrubber = Scrubber([api_key])
         self._max_retries = max(0, max_retries)
         self._sleep = sleep
-        self._pacer = Pacer(requests_per_minute, clock=clock, sleep=sleep)
+        self._pacer = Pacer(requests_per_minute, clock=clock, sleep=sleep, max_pause=_MAX_RETRY_AFTER)
+        self._reads: SharedReads[Mapping[str, Any]] = SharedReads()
         self._client = httpx.AsyncClient(
             base_url=self._base_url + "/",
             headers={
@@ -150,6 +136,11 @@ class CoreApiReport:
     async def aclose(self) -> None:
         """Release connections."""
         await self._client.aclose()
+
+    @property
+    def budget(self) -> Budget:
+        """The request budget now: used, paused, and calls waiting in each lane."""
+        return self._pacer.budget(shared_reads=len(self._reads))
 
     # ---- the SyncReport port -------------------------------------------------------------
 
@@ -216,7 +207,7 @@ class CoreApiReport:
     async def resync(self, run_id: int) -> int:
         """Retry a run; returns the id of the new run."""
         path = f"/flow-runs/{run_id}/retry"
-        response = await self._send("POST", path, None)
+        response = await self._send("POST", path, None, Turn(current_lane()))
         if response.status_code == 422:
             message = _message_of(response)
             raise ResyncRefused(
@@ -269,16 +260,24 @@ class CoreApiReport:
         not_found: str | None = None,
         list_data: bool = False,
     ) -> Mapping[str, Any]:
-        response = await self._send("GET", path, params)
-        return self._payload("GET", path, response, not_found=not_found, list_data=list_data)
+        """A GET's payload; a caller asking while the same GET is in flight shares its answer."""
 
-    async def _send(self, method: Method, path: str, params: Mapping[str, str] | None) -> httpx.Response:
+        async def fetch(turn: Turn) -> Mapping[str, Any]:
+            response = await self._send("GET", path, params, turn)
+            return self._payload("GET", path, response, not_found=not_found, list_data=list_data)
+
+        key = ("GET", path, tuple(sorted((params or {}).items())))
+        return await self._reads.read(key, current_lane(), fetch)
+
+    async def _send(
+        self, method: Method, path: str, params: Mapping[str, str] | None, turn: Turn
+    ) -> httpx.Response:
         """One request with pacing and retries; returns the first response that is not retried."""
         idempotent = method == "GET"
         attempts = self._max_retries + 1
         for attempt in range(attempts):
             last = attempt == attempts - 1
-            await self._pacer.acquire()
+            await self._pacer.acquire(turn)
             self.requests_made += 1
             try:
                 response = await self._client.request(method, path.lstrip("/"), params=params)
@@ -297,7 +296,9 @@ class CoreApiReport:
                 continue
             status = response.status_code
             if status == 429:
-                wait = _retry_after(response.headers.get("Retry-After"))
+                wait = retry_after_seconds(response.headers.get("Retry-After"))
+                if wait is not None:
+                    self._pacer.pause(wait)  # the account is over budget: every lane waits
                 if last or (wait is not None and wait > _MAX_RETRY_AFTER):
                     raise RateLimited(
                         f"Patchworks kept rate-limiting {method} {path} (HTTP 429 after {attempt + 1} "
@@ -307,8 +308,8 @@ class CoreApiReport:
                 if wait is None:
                     await self._backoff(method, path, attempt, "HTTP 429")
                 else:
-                    logger.warning("Patchworks rate-limited %s %s; waiting %.1fs", method, path, wait)
-                    await self._sleep(wait)
+                    # The next acquire waits the pause out, with every other call.
+                    logger.warning("Patchworks rate-limited %s %s; pausing %.1fs", method, path, wait)
                 continue
             if status >= 500:
                 if not idempotent:
