@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from blocks.bulk import bulk_actions
 from blocks.elements import Block, actions, button, context, divider, seal, section
 from blocks.entry import entry_list, unique_runs
 from blocks.ids import Action, Command
 from blocks.limits import MAX_MESSAGE_BLOCKS, MESSAGE_TEXT_BUDGET, visible_text_length
 from blocks.model import Listing
-from blocks.text import escape, escaped, one_line, truncate
+from blocks.text import escape, escaped, one_line, slack_date, truncate
 from blocks.values import MAX_LIST_MINUTES, ListRef, encode
 
-__all__ = ["LISTING_PAGE_SIZE", "build_empty_listing", "build_help", "build_listing", "window_label"]
+__all__ = [
+    "LISTING_PAGE_SIZE",
+    "build_empty_listing",
+    "build_help",
+    "build_listing",
+    "freshness",
+    "window_label",
+]
 
 # 15 entries of 2 blocks leave room for the frame; callers page with this size.
 LISTING_PAGE_SIZE = 15
@@ -27,6 +36,31 @@ def window_label(minutes: int) -> str:
         return f"{minutes}m"
     hours = minutes // 60
     return f"{hours // 24}d" if hours > 24 and hours % 24 == 0 else f"{hours}h"
+
+
+def _ago(seconds: float) -> str:
+    minutes = int(max(seconds, 0)) // 60
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min ago"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h ago"
+    return f"{minutes // (24 * 60)} days ago"
+
+
+def freshness(as_of: datetime, now: datetime) -> str:
+    """`As of 10:05, 2 min ago` (the time in the reader's zone): when what is listed was read."""
+    return f"As of {slack_date(as_of, '{time}')}, {_ago((now - as_of).total_seconds())}"
+
+
+def _notes(as_of: datetime | None, now: datetime | None, notice: str | None) -> list[Block]:
+    lines = []
+    if notice:
+        lines.append(f":warning: {escaped(one_line(notice), 500)}")
+    if as_of is not None and now is not None:
+        lines.append(freshness(as_of, now))
+    return [context("\n".join(lines), key="fresh")] if lines else []
 
 
 def _matching(query: str, limit: int = 100) -> str:
@@ -55,11 +89,16 @@ def build_listing(listing: Listing) -> tuple[str, list[Block]]:
     """
     items = unique_runs(listing.items)[:LISTING_PAGE_SIZE]
     if not items:
-        return build_empty_listing(listing.query, listing.minutes)
+        return build_empty_listing(
+            listing.query, listing.minutes, as_of=listing.as_of, now=listing.now, notice=listing.notice
+        )
     count = f"{listing.total} failed {'sync' if listing.total == 1 else 'syncs'}"
     where = f"{_matching(listing.query)} in the last {window_label(listing.minutes)}"
     page = f"(page {listing.page} of {max(listing.pages, listing.page)})"
-    head = [section(f"*{count}*{where} {page}", key="head")]
+    head = [
+        section(f"*{count}*{where} {page}", key="head"),
+        *_notes(listing.as_of, listing.now, listing.notice),
+    ]
     tail = [block for block in (bulk_actions(items, message_id=None), _pager(listing)) if block]
     if tail:
         tail.insert(0, divider(key="div"))
@@ -78,14 +117,22 @@ def _plain_matching(query: str) -> str:
     return f" matching “{truncate(shown, 100)}”" if shown else ""
 
 
-def build_empty_listing(query: str, minutes: int) -> tuple[str, list[Block]]:
+def build_empty_listing(
+    query: str,
+    minutes: int,
+    *,
+    as_of: datetime | None = None,
+    now: datetime | None = None,
+    notice: str | None = None,
+) -> tuple[str, list[Block]]:
     """The reply when nothing matches: say so and suggest a wider window."""
     window = window_label(minutes)
     text = f"No failed syncs{_matching(query)} in the last {window}."
     wider = " ".join(part for part in (Command.FAILED_SYNCS, escaped(one_line(query), 100), "15d") if part)
     hint = f"Try a longer window, e.g. `{wider}`, or `{Command.FAILED_SYNCS} help`."
     fallback = truncate(escape(f"No failed syncs{_plain_matching(query)} in the last {window}."), 300)
-    return fallback, seal([section(text, key="empty"), context(hint, key="hint")])
+    notes = _notes(as_of, now, notice)
+    return fallback, seal([section(text, key="empty"), *notes, context(hint, key="hint")])
 
 
 def build_help(default_minutes: int = 24 * 60) -> tuple[str, list[Block]]:

@@ -77,6 +77,12 @@ class Listing(_Frozen):
     page: int
     pages: int
     total: int
+    # How fresh it is: what the listing read was complete as of `as_of` (the last poll), seen at
+    # `now` ("as of 10:05, 2 min ago"). None: no freshness line.
+    as_of: datetime | None = None
+    now: datetime | None = None
+    # Plain text (escaped when rendered): why part of the window could not be listed.
+    notice: str | None = None
 
 
 class Skipped(_Frozen):

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
 
 from blocks.listing import LISTING_PAGE_SIZE
 from blocks.model import DigestItem, Listing
+from blocks.text import utc_text
 from bot.clock import REPORT_WINDOW, Clock, parse_duration, utcnow
+from bot.patchworks.errors import PatchworksError
 from bot.patchworks.models import SyncEntry
 from bot.patchworks.report import SyncReport
+from bot.states import Placement
 from bot.store import Store
 
 __all__ = ["MAX_MINUTES", "ListQuery", "Lister", "UsageError", "parse_command"]
@@ -20,6 +27,8 @@ DEFAULT_MINUTES = 24 * 60
 MAX_QUERY = 100
 # A listing scans at most this many failed runs, so a wide window cannot stall the reply.
 MAX_SCAN = 5000
+
+log = logging.getLogger(__name__)
 
 _OTHER_UNIT = re.compile(r"^\d{1,4}(s|w|mo|y)$", re.IGNORECASE)
 
@@ -68,16 +77,112 @@ def matches(entry: SyncEntry, query: str) -> bool:
 
 
 class Lister:
-    """Builds listing pages from Patchworks, merged with what syncbot did to each entry."""
+    """Builds listing pages from the store, which mirrors Patchworks' failed runs.
+
+    The poller stores every failed run it reads and sets `mirror_since` to the start of its first
+    window; a listing inside [mirror_since, last poll] costs no Patchworks request. A window
+    reaching further back is read from Patchworks once (one backfill in flight per process, shared
+    by everyone asking meanwhile), stored as MIRROR entries (never posted), and `mirror_since`
+    moves back. Before any poll has read its window, listings are read from Patchworks directly.
+    """
 
     def __init__(self, report: SyncReport, store: Store, *, clock: Clock = utcnow) -> None:
         self._report = report
         self._store = store
         self._clock = clock
+        # The backfill in flight: how far back it extends the mirror, and its task.
+        self._flight: tuple[datetime, asyncio.Task[None]] | None = None
+        self.backfills = 0  # backfills started by this process
 
     async def page(self, query: str, minutes: int, page: int) -> Listing:
-        """One page of failed entries matching `query` in the last `minutes`, newest first."""
-        since = self._clock() - timedelta(minutes=minutes)
+        """One page of failed entries matching `query` in the last `minutes`, newest first.
+
+        Raises PatchworksError only when nothing is mirrored yet and Patchworks cannot be read."""
+        now = self._clock()
+        since = now - timedelta(minutes=minutes)
+        async with self._store.unit_of_work() as uow:
+            mirror_since = await uow.meta.mirror_since()
+        if mirror_since is None:
+            return await self._live_page(query, minutes, page, since, now)
+        notice = None
+        if since < mirror_since:
+            try:
+                await self._cover(since)
+            except PatchworksError as exc:
+                async with self._store.unit_of_work() as uow:
+                    reached = await uow.meta.mirror_since() or mirror_since
+                notice = (
+                    f"Patchworks could not be reached, so failures before {utc_text(reached)} "
+                    f"may be missing: {exc}"
+                )
+        page = max(1, page)
+        async with self._store.unit_of_work() as uow:
+            as_of = await uow.meta.watermark()
+            found = await uow.entries.page(
+                query, since, offset=(page - 1) * LISTING_PAGE_SIZE, limit=LISTING_PAGE_SIZE
+            )
+            pages = max(1, -(-found.total // LISTING_PAGE_SIZE))
+            if page > pages:  # the listing shrank since this page was asked for
+                page = pages
+                found = await uow.entries.page(
+                    query, since, offset=(page - 1) * LISTING_PAGE_SIZE, limit=LISTING_PAGE_SIZE
+                )
+        items = tuple(DigestItem(entry=row.entry, outcome=row.outcome) for row in found.rows)
+        return Listing(
+            items=items,
+            query=query,
+            minutes=minutes,
+            page=page,
+            pages=pages,
+            total=found.total,
+            as_of=as_of,
+            now=now,
+            notice=notice,
+        )
+
+    async def _cover(self, since: datetime) -> None:
+        """Return once the mirror reaches back to `since`, backfilling it if needed."""
+        # A little further back than asked, so everyone asking in the same minute shares one read.
+        target = since.replace(second=0, microsecond=0)
+        while True:
+            flight = self._flight
+            if flight is None or flight[1].done():
+                # No await between the check and the new flight: concurrent askers join it.
+                flight = (target, asyncio.create_task(self._extend_to(target)))
+                self._flight = flight
+                self.backfills += 1
+            # Shielded: one asker giving up does not cancel the read the others wait for.
+            await asyncio.shield(flight[1])
+            if flight[0] <= since:
+                return
+            # That was a narrower backfill someone else started: extend further back.
+
+    async def _extend_to(self, target: datetime) -> None:
+        async with self._store.unit_of_work() as uow:
+            covered = await uow.meta.mirror_since()
+        if covered is None or covered <= target:
+            return
+        read = 0
+        async for batch in self._report.failed_pages(target, until=covered):
+            read += len(batch)
+            await self._keep(batch)
+        async with self._store.unit_of_work() as uow:
+            await uow.meta.extend_mirror(target)
+        log.info("mirror extended back to %s: %d failed runs read from Patchworks", target, read)
+
+    async def _keep(self, batch: list[SyncEntry]) -> None:
+        try:
+            async with self._store.unit_of_work() as uow:
+                await uow.entries.add(batch, Placement.MIRROR)
+        except IntegrityError:
+            # Another process stored one of these runs meanwhile: add skips it the second time.
+            async with self._store.unit_of_work() as uow:
+                await uow.entries.add(batch, Placement.MIRROR)
+
+    async def _live_page(
+        self, query: str, minutes: int, page: int, since: datetime, now: datetime
+    ) -> Listing:
+        """Read the window from Patchworks: before the first poll, the store mirrors nothing yet."""
         found: list[SyncEntry] = []
         scanned = 0
         async for batch in self._report.failed_pages(since):
@@ -97,4 +202,13 @@ class Lister:
             else DigestItem(entry=entry)
             for entry in shown
         )
-        return Listing(items=items, query=query, minutes=minutes, page=page, pages=pages, total=len(found))
+        return Listing(
+            items=items,
+            query=query,
+            minutes=minutes,
+            page=page,
+            pages=pages,
+            total=len(found),
+            as_of=now,
+            now=now,
+        )

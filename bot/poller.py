@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from blocks.digest import ENTRIES_PER_MESSAGE
 from blocks.messages import outage_notice, recovery_notice
-from bot.clock import Clock, utcnow
+from bot.clock import REPORT_WINDOW, Clock, utcnow
 from bot.digests import DigestPublisher
 from bot.effects import EffectOutbox
 from bot.faults import crash_point
@@ -35,6 +35,7 @@ class PollResult:
     messages: int = 0
     followed: int = 0
     reconciled: int = 0
+    pruned: int = 0
     posted_all: bool = True
     error: str | None = None
 
@@ -88,6 +89,9 @@ class Poller:
             await self._enter_outage(str(exc))
             # Entries already recorded are still placed and posted below: nothing fetched is lost.
         else:
+            # Every failed run since `since` is stored now: the mirror listings read covers it.
+            async with self._store.unit_of_work() as uow:
+                await uow.meta.extend_mirror(since)
             await self._leave_outage()
         async with self._store.unit_of_work() as uow:
             new_messages = await uow.messages.place_unassigned(
@@ -96,6 +100,8 @@ class Poller:
                 per_message=ENTRIES_PER_MESSAGE,
                 max_messages=self._max_messages,
             )
+            # After placing: nothing waiting to be posted is pruned, nor a recent digest's entries.
+            result.pruned = await uow.entries.prune(started - REPORT_WINDOW)
         result.messages = len(new_messages)
         crash_point("after_record")
         result.posted_all = await self._digests.flush()

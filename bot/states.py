@@ -74,3 +74,4 @@ class Placement(StrEnum):
     UNASSIGNED = "unassigned"  # recorded, not yet placed in a digest
     MESSAGE = "message"  # one of a digest's entries
     OVERFLOW = "overflow"  # counted in a digest's "+N more"
+    MIRROR = "mirror"  # read by a listing's backfill, before the poller's first window: never posted

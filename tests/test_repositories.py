@@ -12,7 +12,7 @@ import pytest
 from support.store import open_store
 
 from blocks.model import EntryState, Outcome
-from bot.patchworks.models import Flow, RunStatus, SyncEntry
+from bot.patchworks.models import ErrorLine, Flow, RunStatus, SyncEntry
 from bot.states import EffectKind, EffectState, MessageState, Placement, ResyncOutcome
 from bot.store import Store
 
@@ -92,6 +92,81 @@ async def test_an_entry_is_found_by_its_original_or_its_current_run(store: Store
     assert by_current.outcome.state is EntryState.FAILED_AGAIN
     assert by_current.outcome.detail == "still bad"
     assert list(keyed) == [11]  # keyed by the current run
+
+
+# -- the mirror: listing pages and pruning ------------------------------------------------------
+
+
+def listed(run_id: int, flow: str, *, reference: str | None = None, step: str | None = None) -> SyncEntry:
+    errors = (ErrorLine(level="ERROR", message="boom", step=step),) if step else ()
+    return failed(run_id, flow, minutes_ago=run_id).model_copy(
+        update={"reference": reference, "errors": errors}
+    )
+
+
+async def test_a_listing_page_filters_in_sql_like_the_listing_does(store: Store) -> None:
+    async with store.unit_of_work(T0) as uow:
+        await uow.entries.add(
+            [
+                listed(1, "Shopify > NetSuite: Orders", reference="#1045"),
+                listed(2, "Orders export", step="Xero: Post invoice"),  # a system only its steps name
+                listed(3, "Refunds 100%_off", reference="R-77"),
+                listed(4, "Brightpearl stock"),
+            ]
+        )
+        await uow.entries.add([listed(5, "Old mirror", reference="#1045")], Placement.MIRROR)
+
+    async def runs(query: str, hours: int = 1) -> list[int]:
+        async with store.unit_of_work() as uow:
+            page = await uow.entries.page(query, T0 - timedelta(hours=hours), offset=0, limit=50)
+        assert page.total == len(page.rows)
+        return [row.run_id for row in page.rows]
+
+    assert await runs("") == [1, 2, 3, 4, 5]  # newest first, MIRROR entries too
+    assert await runs("NETSUITE") == [1]  # flow name, any case
+    assert await runs("xero") == [2]  # a system
+    assert await runs("#1045") == await runs("1045") == [1, 5]  # reference, with or without #
+    assert await runs("3") == [3]  # run id
+    assert await runs("100%_") == [3]  # LIKE wildcards are literal
+    assert await runs("%") == [3]
+    assert await runs("shopify", hours=0) == []  # outside the window
+
+
+async def test_a_listing_page_pages_newest_first(store: Store) -> None:
+    async with store.unit_of_work(T0) as uow:
+        await uow.entries.add([failed(run, minutes_ago=run) for run in range(1, 8)])
+        first = await uow.entries.page("", T0 - timedelta(hours=1), offset=0, limit=3)
+        third = await uow.entries.page("", T0 - timedelta(hours=1), offset=6, limit=3)
+    assert [row.run_id for row in first.rows] == [1, 2, 3]
+    assert [row.run_id for row in third.rows] == [7]
+    assert first.total == third.total == 7
+
+
+async def test_a_failed_again_entry_is_found_by_its_new_run(store: Store) -> None:
+    async with store.unit_of_work(T0) as uow:
+        await uow.entries.add([failed(1)])
+        again = listed(77, "Shopify > NetSuite: Orders", reference="#2001")
+        await uow.entries.set_outcome(1, Outcome(state=EntryState.FAILED_AGAIN, new_run_id=77), current=again)
+        by_new_run = await uow.entries.page("77", T0 - timedelta(hours=1), offset=0, limit=5)
+        by_reference = await uow.entries.page("2001", T0 - timedelta(hours=1), offset=0, limit=5)
+    assert [row.run_id for row in by_new_run.rows] == [1]
+    assert [row.entry.run_id for row in by_reference.rows] == [77]
+
+
+async def test_pruning_keeps_what_a_recent_digest_shows_or_counts(store: Store) -> None:
+    old = T0 - timedelta(days=20)
+    async with store.unit_of_work(old) as uow:  # a digest posted 20 days ago: prunable
+        await uow.entries.add([failed(1, minutes_ago=20 * 24 * 60)])
+        await uow.messages.place_unassigned(channel="C1", poll_id="p-old", per_message=5, max_messages=1)
+    async with store.unit_of_work(T0) as uow:  # a recent digest of old runs, one in its "+N more"
+        await uow.entries.add([failed(run, minutes_ago=16 * 24 * 60) for run in (2, 3)])
+        await uow.messages.place_unassigned(channel="C1", poll_id="p-new", per_message=1, max_messages=1)
+        await uow.entries.add([failed(4, minutes_ago=16 * 24 * 60)], Placement.MIRROR)
+        await uow.entries.add([failed(5, minutes_ago=60)], Placement.MIRROR)
+    async with store.unit_of_work(T0) as uow:
+        assert await uow.entries.prune(T0 - timedelta(days=15)) == 2
+        kept = await uow.entries.for_runs([1, 2, 3, 4, 5])
+    assert sorted(kept) == [2, 3, 5]
 
 
 # -- digest messages ----------------------------------------------------------------------------

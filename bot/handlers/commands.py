@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from blocks.ids import Action, Command
-from blocks.listing import build_empty_listing, build_help, build_listing
+from blocks.listing import build_help, build_listing
 from blocks.values import ListRef
 from bot.handlers._context import read_value, services_of, tell
 from bot.listing import UsageError, parse_command
@@ -80,5 +80,7 @@ async def _show(
             services, body, f"Patchworks could not be reached, so nothing can be listed right now: {exc}"
         )
         return
-    text, blocks = build_listing(listing) if listing.total else build_empty_listing(query, minutes)
+    # From the store (see bot.listing.Lister): with a freshness line, and a notice when part of
+    # the window could not be read from Patchworks.
+    text, blocks = build_listing(listing)
     await tell(services, body, text, blocks, replace=replace)

@@ -3,19 +3,58 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import String, and_, cast, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from blocks.model import EntryState, Outcome
 from bot.patchworks.models import SyncEntry
 from bot.states import Placement
 from bot.store.rows import EntryRow, entry_row
-from bot.store.tables import entries_table, resyncs_table
+from bot.store.tables import entries_table, messages_table, resyncs_table
 
-__all__ = ["EntryRepo"]
+__all__ = ["EntryPage", "EntryRepo"]
+
+
+@dataclass(frozen=True)
+class EntryPage:
+    """One page of stored entries in a window, newest first, and how many match in all."""
+
+    rows: tuple[EntryRow, ...]
+    total: int
+
+
+def _filtered(entry: SyncEntry) -> dict[str, Any]:
+    """The columns a listing filters on, besides flow name and run ids, from the current run."""
+    return {
+        "reference": entry.reference[:255] if entry.reference else None,
+        "systems": "\n".join(entry.systems) or None,
+    }
+
+
+def _matching(query: str) -> ColumnElement[bool] | None:
+    """SQL for `bot.listing.matches`: the filter is in the flow name, a run id, the reference or a
+    system, ignoring case and leading `#`. (SQLite's lower() folds ASCII letters only.)"""
+    needle = query.lower().lstrip("#")
+    if not needle:
+        return None
+    c = entries_table.c
+
+    def has(column: Any) -> ColumnElement[bool]:
+        return func.lower(func.ltrim(column, "#")).contains(needle, autoescape=True)
+
+    return or_(
+        has(c.flow_name),
+        has(cast(c.run_id, String)),
+        has(cast(c.current_run_id, String)),
+        has(c.reference),
+        # One system per line: a needle (typed on one line) matches within one system.
+        func.lower(c.systems).contains(needle, autoescape=True),
+    )
 
 
 class EntryRepo:
@@ -42,8 +81,9 @@ class EntryRepo:
         known.update(row.new_run_id for row in created)
         return known & set(ids)
 
-    async def add(self, entries: Iterable[SyncEntry]) -> int:
-        """Record new failed entries, not yet placed in a message; returns how many were new."""
+    async def add(self, entries: Iterable[SyncEntry], placement: Placement = Placement.UNASSIGNED) -> int:
+        """Record new failed entries, by default not yet placed in a message (MIRROR: never to be
+        posted); returns how many were new. Runs already tracked are skipped."""
         fresh = {entry.run_id: entry for entry in entries}
         for run_id in await self.known_run_ids(list(fresh)):
             del fresh[run_id]
@@ -55,10 +95,11 @@ class EntryRepo:
                 "current_run_id": entry.run_id,
                 "flow_name": entry.flow_name[:255],
                 "started_at": entry.started_at,
-                "placement": Placement.UNASSIGNED.value,
+                "placement": placement.value,
                 "snapshot": entry.model_dump_json(),
                 "state": EntryState.FAILED.value,
                 "created_at": self._now,
+                **_filtered(entry),
             }
             for entry in fresh.values()
         ]
@@ -102,6 +143,47 @@ class EntryRepo:
         if current is not None:
             values["current_run_id"] = current.run_id
             values["snapshot"] = current.model_dump_json()
+            values.update(_filtered(current))
         await self._conn.execute(
             update(entries_table).where(entries_table.c.run_id == entry_run_id).values(**values)
         )
+
+    async def page(
+        self, query: str, since: datetime, *, offset: int, limit: int, until: datetime | None = None
+    ) -> EntryPage:
+        """Entries started in [since, until) matching `query`, newest first: `limit` from `offset`."""
+        c = entries_table.c
+        where = [c.started_at >= since]
+        if until is not None:
+            where.append(c.started_at < until)
+        if (matching := _matching(query)) is not None:
+            where.append(matching)
+        condition = and_(*where)
+        total = await self._conn.scalar(select(func.count()).select_from(entries_table).where(condition))
+        rows = await self._conn.execute(
+            select(entries_table)
+            .where(condition)
+            .order_by(c.started_at.desc(), c.current_run_id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return EntryPage(rows=tuple(entry_row(row) for row in rows), total=int(total or 0))
+
+    async def prune(self, before: datetime) -> int:
+        """Forget entries started before `before`, except those of a digest created since then
+        (shown in one of its messages or counted in its "+N more"), so every digest that may
+        still be re-rendered keeps its entries. Returns how many were forgotten."""
+        c = entries_table.c
+        m = messages_table.c
+        recent = select(m.id).where(m.created_at >= before)
+        recent_polls = select(m.poll_id).where(m.created_at >= before)
+        result = await self._conn.execute(
+            delete(entries_table).where(
+                and_(
+                    c.started_at < before,
+                    or_(c.message_id.is_(None), c.message_id.not_in(recent)),
+                    or_(c.poll_id.is_(None), c.poll_id.not_in(recent_polls)),
+                )
+            )
+        )
+        return int(result.rowcount or 0)

@@ -1,4 +1,4 @@
-"""Key/value facts about the whole bot: the poll watermark, the outage state."""
+"""Key/value facts about the whole bot: the poll watermark, the mirror's start, the outage state."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from bot.store.tables import meta_table
 __all__ = ["MetaRepo"]
 
 _WATERMARK = "watermark"
+_MIRROR_SINCE = "mirror_since"
 
 
 class MetaRepo:
@@ -41,3 +42,14 @@ class MetaRepo:
         current = await self.watermark()
         if current is None or when > current:
             await self.set(_WATERMARK, when.astimezone(UTC).isoformat())
+
+    async def mirror_since(self) -> datetime | None:
+        """From when the stored entries mirror every failed run Patchworks reported (None: not yet)."""
+        raw = await self.get(_MIRROR_SINCE)
+        return None if raw is None else datetime.fromisoformat(raw)
+
+    async def extend_mirror(self, since: datetime) -> None:
+        """The mirror now reaches back to `since` (never moves forwards)."""
+        current = await self.mirror_since()
+        if current is None or since < current:
+            await self.set(_MIRROR_SINCE, since.astimezone(UTC).isoformat())

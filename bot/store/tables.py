@@ -72,8 +72,8 @@ entries_table = Table(
     Column("run_id", BigInteger, primary_key=True, autoincrement=False),  # the run first alerted on
     Column("current_run_id", BigInteger, nullable=False, unique=True),  # latest run of its resyncs
     Column("flow_name", String(255), nullable=False),
-    Column("started_at", UTCDateTime, nullable=True),
-    Column("placement", String(16), nullable=False, index=True),  # unassigned, message, overflow
+    Column("started_at", UTCDateTime, nullable=True, index=True),  # listings read windows of it
+    Column("placement", String(16), nullable=False, index=True),  # unassigned, message, overflow, mirror
     Column("poll_id", String(40), nullable=True, index=True),
     Column("message_id", Integer, nullable=True, index=True),
     Column("position", Integer, nullable=False, default=0),
@@ -84,6 +84,9 @@ entries_table = Table(
     Column("new_run_id", BigInteger, nullable=True),
     Column("detail", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # What `/failed-syncs` filters on besides flow and run, copied from the current run's snapshot.
+    Column("reference", String(255), nullable=True),
+    Column("systems", Text, nullable=True),  # SyncEntry.systems, one per line
 )
 
 resyncs_table = Table(

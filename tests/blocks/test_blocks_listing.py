@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from support.blockkit import (
     HOSTILE,
@@ -16,7 +18,14 @@ from support.blockkit import (
 )
 
 from blocks.ids import Action
-from blocks.listing import LISTING_PAGE_SIZE, build_empty_listing, build_help, build_listing, window_label
+from blocks.listing import (
+    LISTING_PAGE_SIZE,
+    build_empty_listing,
+    build_help,
+    build_listing,
+    freshness,
+    window_label,
+)
 from blocks.model import Listing
 from blocks.values import BulkRef, ListRef, decode
 
@@ -140,3 +149,22 @@ def test_pager_stays_within_listref_bounds() -> None:
 )
 def test_window_label(minutes: int, label: str) -> None:
     assert window_label(minutes) == label
+
+
+def test_the_listing_says_how_fresh_it_is_and_what_it_could_not_read() -> None:
+    as_of = datetime(2026, 11, 27, 10, 5, tzinfo=UTC)
+    fresh = listing().model_copy(update={"as_of": as_of, "now": as_of + timedelta(minutes=2, seconds=30)})
+    text, blocks = build_listing(fresh)
+    assert_valid_message(text, blocks)
+    line = "As of <!date^1795773900^{time}|2026-11-27 10:05 UTC>, 2 min ago"
+    assert line in all_text(text, blocks)
+    assert freshness(as_of, as_of).endswith("just now")
+    assert freshness(as_of, as_of + timedelta(hours=3)).endswith("3 h ago")
+
+    partial = fresh.model_copy(update={"notice": "Patchworks could not be reached <!here>", "items": ()})
+    text, blocks = build_listing(partial)
+    assert_valid_message(text, blocks)
+    shown = all_text(text, blocks)
+    assert "Patchworks could not be reached" in shown
+    assert "<!here>" not in raw_tokens(text, blocks)
+    assert line in shown
