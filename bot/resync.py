@@ -33,6 +33,9 @@ __all__ = ["BulkOutcome", "ResyncResult", "ResyncStatus", "Resyncer"]
 
 log = logging.getLogger(__name__)
 
+# The newest failures of the last hour that connector health is derived from (two report pages).
+_HEALTH_SAMPLE = 200
+
 
 class ResyncStatus(StrEnum):
     """How a resync request ended."""
@@ -101,11 +104,21 @@ class Resyncer:
         self._health_window = health_window
 
     async def recent_health(self) -> dict[str, SystemHealth]:
-        """Derived health of every system with failures in the last hour (at most two pages)."""
+        """Derived health of every system with failures in the last hour.
+
+        Read from the mirror once it covers the hour (no Patchworks request); before the first
+        poll, from at most two pages of Patchworks' report.
+        """
         now = self._clock()
+        since = now - self._health_window
+        async with self._store.unit_of_work() as uow:
+            mirror_since = await uow.meta.mirror_since()
+            if mirror_since is not None and mirror_since <= since:
+                recent = await uow.entries.page("", since, offset=0, limit=_HEALTH_SAMPLE)
+                return derive_health([row.entry for row in recent.rows], now=now, window=self._health_window)
         entries: list[SyncEntry] = []
         pages = 0
-        async for page in self._report.failed_pages(now - self._health_window):
+        async for page in self._report.failed_pages(since):
             entries.extend(page)
             pages += 1
             if pages >= 2:

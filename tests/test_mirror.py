@@ -256,3 +256,20 @@ async def test_askers_at_the_same_moment_share_one_backfill(bot: RunningBot) -> 
     await lister.page("", 15 * 24 * 60, 1)
     assert len(report.reads) == 1
     assert await entries_placed(store, Placement.MIRROR) == 3
+
+
+async def test_connector_health_for_a_resync_is_read_from_the_mirror(
+    bot: RunningBot, sim: Sim, slack: FakeSlack
+) -> None:
+    [run] = sim.world.add_failures(1, minutes_ago=10, flow_id=101)
+    await bot.services.poller.run_once()
+    ts = next(iter(slack.workspace.channel(CHANNEL).messages))
+    value = f'{{"v":1,"run":{run},"msg":1}}'
+
+    before = sim.world.requests
+    await bot.desk.click(ANA, CHANNEL, ts, Action.RESYNC, value=value)
+    resync_cost = sim.world.requests - before
+
+    # The run is re-read right before acting, then retried: nothing else, no report pages.
+    assert [original for original, _ in sim.world.retry_calls] == [run]
+    assert resync_cost == 2
