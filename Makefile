@@ -43,7 +43,7 @@ demo: $(DEMO_STAMP)
 	$(BIN)/syncbot-sandbox demo
 
 bench: $(DEMO_STAMP)
-	$(BIN)/python bench/poll.py
+	$(BIN)/python bench/poll.py && $(BIN)/python bench/ack.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,6 +1,7 @@
 """The HTTP edge in front of Bolt for POST /slack/events: bounded bodies, Slack's signature checked
 over the raw bytes before anything parses them, unreadable bodies answered 400, and uvicorn settings
-that close idle, slow and half-open connections."""
+that close idle, slow and half-open connections and refuse oversized headers, with either of
+uvicorn's HTTP/1.1 protocols (httptools, the default, or h11)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl
 
 import h11
@@ -23,6 +24,7 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 __all__ = [
     "BODY_TIMEOUT_S",
@@ -35,6 +37,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "SIGNATURE_MAX_AGE_S",
     "EdgeLimits",
+    "HttpProtocol",
     "SlackEdge",
     "body_problem",
     "sign",
@@ -51,8 +54,12 @@ SIGNATURE_MAX_AGE_S = 300  # Slack's own rule: a request older than five minutes
 HEADER_TIMEOUT_S = 10.0  # Slack gives up on an answer after 3 s, so a slower sender is not Slack
 BODY_TIMEOUT_S = 10.0
 KEEP_ALIVE_S = 5
-# Worst case for bodies in flight is about MAX_CONNECTIONS x 3 x MAX_BODY_BYTES (raw, text, parsed).
-MAX_CONNECTIONS = 64
+# Slack delivers bursts of 100 interactions at once (one connection each); past this uvicorn
+# answers 503. An unsigned body is never parsed, so a flood holds at most one raw copy per
+# connection (256 MiB at 1 MiB each); signed bodies, which are parsed, come only from Slack.
+MAX_CONNECTIONS = 256
+
+HttpProtocol = Literal["httptools", "h11"]  # uvicorn's two HTTP/1.1 implementations
 
 _TIMESTAMP = re.compile(r"\d{1,12}", re.ASCII)
 
@@ -231,13 +238,44 @@ class SlackEdge:
         return _error(400, "invalid request body")
 
 
-class _GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with deadlines for what the client owes: the request headers (from
-    connect or the end of the previous response), and the rest of a body already answered (413)."""
+class _Deadlines:
+    """Deadlines for what the client owes (`_owes`: "headers", "body" or None); mixed into both of
+    uvicorn's protocols, which call `_watch` whenever that may have changed."""
 
     limits: ClassVar[EdgeLimits] = DEFAULT_LIMITS
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
     _deadline: asyncio.TimerHandle | None = None
     _owed: str | None = None
+
+    def _owes(self) -> str | None:
+        raise NotImplementedError
+
+    def _watch(self) -> None:
+        owed = self._owes()
+        if owed == self._owed:
+            return  # never extend a running deadline: a byte at a time must not keep it open
+        self._disarm()
+        self._owed = owed
+        if owed is not None:
+            delay = self.limits.header_timeout_s if owed == "headers" else self.limits.body_timeout_s
+            self._deadline = self.loop.call_later(delay, self._expire)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+class _GuardedH11Protocol(_Deadlines, H11Protocol):
+    """uvicorn's h11 protocol with deadlines for what the client owes: the request headers (from
+    connect or the end of the previous response), and the rest of a body already answered (413).
+    Its header size limit is h11's own (`h11_max_incomplete_event_size`)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -265,43 +303,92 @@ class _GuardedH11Protocol(H11Protocol):
             return "body"
         return None  # a request in progress: the endpoint bounds its own body read
 
-    def _watch(self) -> None:
-        owed = self._owes()
-        if owed == self._owed:
-            return  # never extend a running deadline: a byte at a time must not keep it open
+
+# Where httptools is in the request it is reading.
+_IDLE, _HEADERS, _BODY, _DONE = "idle", "headers", "body", "done"
+
+
+class _GuardedHttpToolsProtocol(_Deadlines, HttpToolsProtocol):
+    """uvicorn's httptools protocol with the same deadlines as `_GuardedH11Protocol`, and the
+    header size limit h11 enforces with `h11_max_incomplete_event_size` (httptools has none)."""
+
+    _phase: str = _IDLE
+    _begun: int = 0  # requests begun while parsing the current chunk
+    _header_bytes: int = 0  # bytes of the header block being read (request line included)
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._watch()
+
+    def data_received(self, data: bytes) -> None:
+        started = self._phase
+        self._begun = 0
+        super().data_received(data)  # the parser calls the on_* methods below
+        if self._phase == _HEADERS and not self.transport.is_closing():
+            if self._begun == 0:
+                self._header_bytes += len(data)  # the whole chunk continues the header block
+            elif self._begun == 1 and started in (_IDLE, _DONE):
+                self._header_bytes = len(data)  # the chunk starts with this request
+            # Otherwise the request began after another one's body in this chunk: counting starts
+            # with the next chunk, so the bound is the limit plus one read, never unbounded.
+            if self._header_bytes > MAX_HEADER_BYTES:
+                log.info("request refused: headers over %d bytes", MAX_HEADER_BYTES)
+                self.send_400_response("Invalid HTTP request received.")
+        self._watch()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._phase, self._header_bytes = _HEADERS, 0
+        self._begun += 1
+
+    def on_headers_complete(self) -> None:
+        self._phase = _BODY
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._phase = _DONE
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._watch()
+
+    def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
-        self._owed = owed
-        if owed is not None:
-            delay = self.limits.header_timeout_s if owed == "headers" else self.limits.body_timeout_s
-            self._deadline = self.loop.call_later(delay, self._expire)
+        super().connection_lost(exc)
 
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _expire(self) -> None:
-        self._deadline = None
-        if not self.transport.is_closing():
-            self.transport.close()
+    def _owes(self) -> str | None:
+        if self.transport.is_closing():
+            return None
+        if self.cycle is not None and not self.cycle.response_complete:
+            return None  # a request in progress: the endpoint bounds its own body read
+        # Answered (or none yet): the rest of an answered body, or the next request's headers.
+        return "body" if self._phase == _BODY else "headers"
 
 
-def _protocol(limits: EdgeLimits) -> type[H11Protocol]:
+def _protocol(limits: EdgeLimits, http: HttpProtocol) -> type[H11Protocol | HttpToolsProtocol]:
     bound = limits
+    if http == "h11":
 
-    class GuardedH11Protocol(_GuardedH11Protocol):
+        class GuardedH11Protocol(_GuardedH11Protocol):
+            limits = bound
+
+        return GuardedH11Protocol
+
+    class GuardedHttpToolsProtocol(_GuardedHttpToolsProtocol):
         limits = bound
 
-    return GuardedH11Protocol
+    return GuardedHttpToolsProtocol
 
 
-def uvicorn_options(limits: EdgeLimits | None = None) -> dict[str, Any]:
-    """Keyword arguments for uvicorn.Config that enforce the edge's connection limits."""
+def uvicorn_options(limits: EdgeLimits | None = None, http: HttpProtocol = "httptools") -> dict[str, Any]:
+    """Keyword arguments for uvicorn.Config that enforce the edge's connection limits, with
+    uvicorn's httptools protocol (the faster) or its h11 one; both keep every limit."""
     chosen = limits or DEFAULT_LIMITS
     return {
-        "http": _protocol(chosen),
+        "http": _protocol(chosen, http),
         "ws": "none",  # nothing here speaks WebSocket; refuse upgrades instead of handing them on
         "timeout_keep_alive": chosen.keep_alive_s,
-        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,  # h11's header limit; httptools': above
         "limit_concurrency": chosen.max_connections,
     }

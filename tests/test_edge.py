@@ -228,15 +228,15 @@ async def test_url_verification_is_still_answered(http_bot: RunningBot) -> None:
 # -- connection deadlines (uvicorn with the edge's options, short limits) ---------------------------
 
 
-@pytest.fixture
-async def guarded() -> AsyncIterator[tuple[str, int]]:
-    """/slack/events behind the edge with SHORT limits, served with the edge's uvicorn options."""
+@pytest.fixture(params=["httptools", "h11"])
+async def guarded(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, int]]:
+    """/slack/events behind the edge with SHORT limits, served with the edge's uvicorn options,
+    over each of uvicorn's HTTP protocols."""
     bolt = AsyncApp(token="xoxb-unused", signing_secret=SIGNING_SECRET)
     edge = SlackEdge(bolt, SIGNING_SECRET, SHORT)
     app = Starlette(routes=[Route("/slack/events", edge.handle, methods=["POST"])])
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", **uvicorn_options(SHORT)
-    )
+    options = uvicorn_options(SHORT, http=request.param)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
