@@ -251,6 +251,15 @@ class _Deadlines:
     def _owes(self) -> str | None:
         raise NotImplementedError
 
+    # Both protocols end a response and lose a connection the same way.
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        self._watch()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)  # type: ignore[misc]
+
     def _watch(self) -> None:
         owed = self._owes()
         if owed == self._owed:
@@ -284,14 +293,6 @@ class _GuardedH11Protocol(_Deadlines, H11Protocol):
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
         self._watch()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._watch()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
 
     def _owes(self) -> str | None:
         if self.transport.is_closing():
@@ -348,14 +349,6 @@ class _GuardedHttpToolsProtocol(_Deadlines, HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._phase = _DONE
         super().on_message_complete()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._watch()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
 
     def _owes(self) -> str | None:
         if self.transport.is_closing():
