@@ -648,3 +648,29 @@ async def test_callers_choose_their_lanes(
     await details_model(services, EntryRef(run=runs[2]))
     assert seen() == {Lane.DETAILS}
     assert current_lane() is Lane.POLL
+
+
+async def test_bulk_may_use_all_but_a_fortieth_of_the_window_and_polls_all_but_a_tenth(
+    vt: VirtualTime,
+) -> None:
+    pacer = Pacer(240, clock=vt.clock, sleep=vt.sleep)
+    sent: dict[Lane, int] = {Lane.BULK: 0, Lane.POLL: 0}
+
+    async def call(lane: Lane) -> None:
+        await pacer.acquire(lane)
+        if vt.now == 0.0:
+            sent[lane] += 1
+
+    await vt.run(*(call(Lane.POLL) for _ in range(240)))
+    assert sent[Lane.POLL] == 216  # 24 slots kept for people
+    vt2 = VirtualTime()
+    pacer = Pacer(240, clock=vt2.clock, sleep=vt2.sleep)
+    bulk_at_zero = 0
+
+    async def bulk() -> None:
+        nonlocal bulk_at_zero
+        await pacer.acquire(Lane.BULK)
+        bulk_at_zero += vt2.now == 0.0
+
+    await vt2.run(*(bulk() for _ in range(240)))
+    assert bulk_at_zero == 234  # 6 kept for people: a bulk job runs at 97.5 % of the budget

@@ -10,7 +10,10 @@ Calls wait in lanes (bot.patchworks.lanes.Lane). When a slot frees, the first ca
 non-empty lane goes; FIFO within a lane. A lower lane can wait as long as higher lanes keep
 calls waiting; nothing more than that is promised. A few slots of every window (`reserve`) are
 kept for RESYNC and DETAILS: BULK and POLL never fill the whole window, so a person's click finds
-a free slot at once instead of waiting for a whole minute of poll traffic to age out.
+a free slot at once instead of waiting for a whole minute of poll traffic to age out. BULK keeps
+a smaller reserve (`bulk_reserve`, a fortieth): a bulk job is a person's work too and should run
+at the rate the account allows, and while it runs its sends are spread out, so a slot frees every
+few hundred milliseconds anyway.
 
 A 429 with Retry-After pauses every lane until then (`pause`): the account is over its budget,
 whoever spent it (another replica, another tool on the same key). A pause longer than
@@ -65,6 +68,11 @@ def retry_after_seconds(value: str | None) -> float | None:
 def default_reserve(limit: int) -> int:
     """Slots per window kept for people's single actions: a tenth, at least one (none at 1/min)."""
     return min(limit - 1, max(1, limit // 10))
+
+
+def bulk_reserve(limit: int, reserve: int) -> int:
+    """Slots per window a bulk job leaves to single actions: a fortieth, at least one, at most `reserve`."""
+    return min(reserve, max(1, limit // 40)) if reserve else 0
 
 
 class Turn:
@@ -126,6 +134,14 @@ class Pacer:
         """Requests sent in the last window."""
         self._prune(self._clock())
         return len(self._sent)
+
+    def ceiling(self, lane: Lane) -> int:
+        """Sends in one window after which `lane` waits: the limit less what is kept for people."""
+        if lane in INTERACTIVE:
+            return self.limit
+        if lane is Lane.BULK:
+            return self.limit - bulk_reserve(self.limit, self.reserve)
+        return self.limit - self.reserve
 
     def paused_for(self) -> float:
         """Seconds left of a pause Patchworks asked for; 0 when not paused."""
@@ -204,7 +220,7 @@ class Pacer:
     def _wait_needed(self, lane: Lane, now: float) -> float:
         self._prune(now)
         wait = max(0.0, self._paused_until - now)
-        ceiling = self.limit if lane in INTERACTIVE else self.limit - self.reserve
+        ceiling = self.ceiling(lane)
         if len(self._sent) >= ceiling:
             # The window has room for this lane once the send `ceiling` places back ages out.
             wait = max(wait, self._sent[len(self._sent) - ceiling] + self.window - now)

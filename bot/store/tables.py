@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "UTCDateTime",
     "audit_table",
+    "bulk_job_runs_table",
+    "bulk_jobs_table",
     "effects_table",
     "entries_table",
     "leases_table",
@@ -139,4 +141,36 @@ effects_table = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("claimed_at", UTCDateTime, nullable=True),
+)
+
+# A bulk resync as a durable job: proposed when its confirmation opens, running once confirmed,
+# worked by one replica at a time (the lease `bulk:<id>`), resumed after a restart.
+bulk_jobs_table = Table(
+    "bulk_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("state", String(16), nullable=False, index=True),  # JobState
+    Column("user_id", String(32), nullable=False),  # who asked, and whose resyncs they are
+    Column("message_id", Integer, nullable=True, index=True),  # the digest showing its progress
+    Column("channel", String(32), nullable=True),  # where a listing's summary is shown
+    Column("total", Integer, nullable=False),
+    Column("queued", Integer, nullable=False, default=0),
+    Column("skipped", Integer, nullable=False, default=0),
+    Column("failed", Integer, nullable=False, default=0),
+    Column("cancelled_by", String(32), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+)
+
+bulk_job_runs_table = Table(
+    "bulk_job_runs",
+    metadata,
+    Column("job_id", Integer, primary_key=True, autoincrement=False),
+    Column("run_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("position", Integer, nullable=False),
+    Column("state", String(16), nullable=False),  # JobRunState
+    Column("reason", Text, nullable=True),  # why it was skipped or failed
+    Column("new_run_id", BigInteger, nullable=True),
+    Index("ix_bulk_job_runs_job_state_position", "job_id", "state", "position"),
 )
