@@ -17,28 +17,23 @@ from blocks.elements import (
 )
 from blocks.entry import counts_text, flow_counts, offers_resync, run_label, unique_runs
 from blocks.ids import Action, ViewId
-from blocks.limits import MAX_OPTIONS, OPTION_TEXT, PRIVATE_METADATA, SECTION_TEXT
-from blocks.model import BulkPlan, DigestItem, Skipped
+from blocks.limits import MAX_OPTIONS, OPTION_TEXT, SECTION_TEXT
+from blocks.model import BulkPlan, BulkProgress, DigestItem, JobState, Skipped
 from blocks.text import escaped, first_line, one_line, plain, truncate, user_mention
-from blocks.values import MAX_RUNS, MAX_VALUE_CHARS, BulkRef, InvalidValue, decode_run_option, encode
+from blocks.values import MAX_RUNS, BulkRef, InvalidValue, JobRef, decode_run_option, encode
 from bot.patchworks.models import SyncEntry
 
 __all__ = [
-    "BULK_MAX",
     "build_bulk_confirm_modal",
     "build_bulk_summary",
     "bulk_actions",
+    "bulk_progress",
     "selected_runs",
     "skipped_text",
 ]
 
-# One bulk resync runs at most this many entries (fewer when their ids would not fit the metadata
-# budget below); a bigger batch is better split anyway. The modal says when it cut.
-BULK_MAX = 200
 # Entries listed by name in the confirmation modal; the rest are counted.
 _LISTED = 40
-# The BulkRef (channel included) must fit private_metadata and what `decode` accepts back.
-_METADATA_BUDGET = min(PRIVATE_METADATA, MAX_VALUE_CHARS)
 _IDS_PER_REASON = 5
 _REASONS = 8
 
@@ -126,41 +121,23 @@ def skipped_text(skipped: Sequence[Skipped]) -> str:
     return f"{len(skipped)} skipped: " + " · ".join(parts)
 
 
-def _fitting_runs(plan: BulkPlan, entries: Sequence[SyncEntry]) -> tuple[int, ...]:
-    """The first run ids, up to BULK_MAX, whose BulkRef fits the metadata budget."""
-    runs: list[int] = []
-    size = len(encode(BulkRef(msg=plan.message_id, ch=plan.channel)))
-    for entry in entries[:BULK_MAX]:
-        size += len(str(entry.run_id)) + (1 if runs else 0)
-        if size > _METADATA_BUDGET:
-            break
-        runs.append(entry.run_id)
-    return tuple(runs)
-
-
 def build_bulk_confirm_modal(plan: BulkPlan) -> Block:
     """The modal that asks before a bulk resync runs: how many, which, and what is skipped.
 
-    At most BULK_MAX entries (fewer if their ids would not fit private_metadata) are resynced
-    per bulk; the modal names the cut. With nothing to resync it has no submit button.
+    Its metadata names the proposed job (the runs stay in the store, so there is no cap on how
+    many). With nothing to resync, or no job, it has no submit button.
     """
-    entries = list({entry.run_id: entry for entry in plan.to_resync}.values())
-    runs = _fitting_runs(plan, entries)
-    chosen = entries[: len(runs)]
-    metadata = encode(BulkRef(msg=plan.message_id, runs=runs, ch=plan.channel))
+    chosen = list({entry.run_id: entry for entry in plan.to_resync}.values()) if plan.job_id else []
+    metadata = encode(JobRef(job=plan.job_id)) if plan.job_id else ""
     blocks: list[Block] = []
     if not chosen:
         blocks.append(section("*Nothing to resync.* None of these entries can be resynced now.", key="intro"))
     else:
         intro = (
-            f"*Resync {len(chosen)} {'entry' if len(chosen) == 1 else 'entries'}?* Patchworks queues "
-            "one new run per entry; the results are posted in the thread."
+            f"*Resync {len(chosen)} {'entry' if len(chosen) == 1 else 'entries'}?* Each is checked "
+            "again right before it runs; Patchworks queues one new run per entry. Progress shows "
+            "in the message and a summary follows."
         )
-        if len(chosen) < len(entries):
-            intro += (
-                f"\nOnly the first {len(chosen)} of {len(entries)} are resynced now; "
-                "run the bulk resync again for the rest."
-            )
         blocks.append(section(intro, key="intro"))
         blocks.append(context(counts_text(flow_counts(chosen), top=10), key="flows"))
         lines = [_entry_line(entry) for entry in chosen[:_LISTED]]
@@ -179,19 +156,51 @@ def build_bulk_confirm_modal(plan: BulkPlan) -> Block:
     )
 
 
+def bulk_progress(progress: BulkProgress) -> list[Block]:
+    """The job's line in its digest: "⏳ 120/200 queued · 3 skipped" and Cancel while it runs."""
+    counts = [f"{progress.queued}/{progress.total} queued"]
+    if progress.skipped:
+        counts.append(f"{progress.skipped} skipped")
+    if progress.failed:
+        counts.append(f"{progress.failed} failed")
+    who = user_mention(progress.by_user)
+    if progress.state is JobState.RUNNING:
+        line = f"⏳ Bulk resync by {who}: " + " · ".join(counts)
+        cancel = button(
+            "Cancel",
+            Action.BULK_CANCEL,
+            value=encode(JobRef(job=progress.job_id)),
+            accessibility_label="Cancel the bulk resync: entries not yet resynced stay as they are",
+        )
+        return [section(line, key="bulk-progress", accessory=cancel)]
+    if progress.state is JobState.CANCELLED:
+        by = user_mention(progress.cancelled_by) if progress.cancelled_by else "someone"
+        left = progress.total - progress.done
+        line = f"⏹️ Bulk resync by {who}, cancelled by {by}: " + " · ".join(counts)
+        line += f" · {left} not resynced" if left > 0 else ""
+        return [context(line, key="bulk-progress")]
+    return [context(f"✅ Bulk resync by {who} finished: " + " · ".join(counts), key="bulk-progress")]
+
+
 def _entry_line(entry: SyncEntry) -> str:
     reference = f" · {escaped(one_line(entry.reference), 30)}" if entry.reference else ""
     return f"• {run_label(entry.run_id)}{reference} · {escaped(one_line(entry.flow_name), 60)}"
 
 
 def build_bulk_summary(
-    queued: Sequence[tuple[SyncEntry, int]],
+    queued: Sequence[tuple[SyncEntry, int | None]],
     skipped: Sequence[Skipped],
     failed: Sequence[tuple[SyncEntry, str]],
     by_user: str,
+    *,
+    cancelled_by: str | None = None,
+    not_run: int = 0,
 ) -> tuple[str, list[Block]]:
-    """Thread reply after a bulk resync: `18 queued, 2 skipped: …, 1 failed: …` by whom."""
+    """The one thread reply after a bulk resync: `18 queued, 2 skipped: …, 1 failed: …` by whom."""
     who = user_mention(by_user)
+    head = f"Bulk resync by {who}"
+    if cancelled_by is not None:
+        head += f", cancelled by {user_mention(cancelled_by)}"
     counts = [f"{len(queued)} queued"]
     if skipped:
         counts.append(skipped_text(skipped))
@@ -199,9 +208,17 @@ def build_bulk_summary(
         reasons = dict.fromkeys(escaped(first_line(reason) or "unknown error", 120) for _, reason in failed)
         shown = "; ".join(list(reasons)[:3]) + ("; …" if len(reasons) > 3 else "")
         counts.append(f"{len(failed)} failed: {shown}")
-    summary = f"Bulk resync by {who}: " + ", ".join(counts)
-    text = f"Bulk resync by {who}: {len(queued)} queued, {len(skipped)} skipped, {len(failed)} failed"
-    lines = [f"• {run_label(entry.run_id)} → {run_label(new)} queued" for entry, new in queued[:20]]
+    if not_run:
+        counts.append(f"{not_run} not resynced")
+    summary = f"{head}: " + ", ".join(counts)
+    text = f"{head}: {len(queued)} queued, {len(skipped)} skipped, {len(failed)} failed"
+    text += f", {not_run} not resynced" if not_run else ""
+    lines = [
+        f"• {run_label(entry.run_id)} → {run_label(new)} queued"
+        if new
+        else f"• {run_label(entry.run_id)} queued"
+        for entry, new in queued[:20]
+    ]
     if len(queued) > 20:
         lines.append(f"+{len(queued) - 20} more queued")
     lines += [

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import timedelta
 
-from blocks.bulk import bulk_actions
+from blocks.bulk import bulk_actions, bulk_progress
 from blocks.elements import Block, button, context, divider, header, seal, section
 from blocks.entry import counts_text, entry_list, flow_counts, unique_runs
 from blocks.ids import Action
@@ -84,6 +84,8 @@ def build_digest(digest: Digest) -> tuple[str, list[Block]]:
     bulk = bulk_actions(shown, message_id=digest.message_id)
     if bulk is not None:
         tail.append(bulk)
+    if digest.bulk is not None:
+        tail += bulk_progress(digest.bulk)
     more, more_flows = _overflow(digest, hidden)
     if more > 0:
         tail.append(_more_section(digest, hidden, more, more_flows))

@@ -17,6 +17,7 @@ class Action(StrEnum):
     BULK_SELECT = "bulk_select"
     BULK_RESYNC_SELECTED = "bulk_resync_selected"
     BULK_RESYNC_ALL = "bulk_resync_all"
+    BULK_CANCEL = "bulk_cancel"
     LIST_PREV = "list_prev"  # Previous and Next share one actions block, so distinct ids
     LIST_NEXT = "list_next"
     SHOW_ALL = "digest_show_all"
@@ -36,7 +37,13 @@ class ViewId(StrEnum):
 # A new id that changes something belongs here: tests/faults/test_authz.py clicks every Action
 # and submits every ViewId as a user who may not resync, and fails if a retry gets through.
 ACTING_ACTIONS: frozenset[Action] = frozenset(
-    {Action.RESYNC, Action.RESYNC_ANYWAY, Action.BULK_RESYNC_SELECTED, Action.BULK_RESYNC_ALL}
+    {
+        Action.RESYNC,
+        Action.RESYNC_ANYWAY,
+        Action.BULK_RESYNC_SELECTED,
+        Action.BULK_RESYNC_ALL,
+        Action.BULK_CANCEL,  # stopping someone's bulk resync is acting on it too
+    }
 )
 ACTING_VIEWS: frozenset[ViewId] = frozenset({ViewId.BULK_CONFIRM})
 

@@ -12,10 +12,12 @@ from bot.patchworks.models import SyncEntry, SystemHealth
 __all__ = [
     "Attempt",
     "BulkPlan",
+    "BulkProgress",
     "DetailsModel",
     "Digest",
     "DigestItem",
     "EntryState",
+    "JobState",
     "Listing",
     "Outcome",
     "Skipped",
@@ -66,6 +68,7 @@ class Digest(_Frozen):
     # Start of the oldest overflow failure (None without overflow, or when no start is known):
     # "List them" opens a listing window reaching back to it.
     overflow_since: datetime | None = None
+    bulk: BulkProgress | None = None  # the newest bulk resync started from this message
 
 
 class Listing(_Frozen):
@@ -85,6 +88,38 @@ class Listing(_Frozen):
     notice: str | None = None
 
 
+class JobState(StrEnum):
+    """Where a bulk resync job is."""
+
+    PROPOSED = "proposed"  # its confirmation is open: nothing runs until it is submitted
+    RUNNING = "running"
+    CANCELLED = "cancelled"  # someone clicked Cancel: what was not retried yet stays unretried
+    DONE = "done"
+
+    @property
+    def finished(self) -> bool:
+        """Whether nothing more will be retried for this job."""
+        return self in (JobState.CANCELLED, JobState.DONE)
+
+
+class BulkProgress(_Frozen):
+    """A bulk resync job as its digest shows it: "⏳ 120/200 queued · 3 skipped · Cancel"."""
+
+    job_id: int
+    state: JobState
+    by_user: str
+    total: int
+    queued: int = 0
+    skipped: int = 0
+    failed: int = 0
+    cancelled_by: str | None = None
+
+    @property
+    def done(self) -> int:
+        """Runs the job has finished with, whatever their outcome."""
+        return self.queued + self.skipped + self.failed
+
+
 class Skipped(_Frozen):
     """An entry a bulk resync will not run, and why."""
 
@@ -99,6 +134,7 @@ class BulkPlan(_Frozen):
     to_resync: tuple[SyncEntry, ...]
     skipped: tuple[Skipped, ...] = ()
     channel: str | None = None  # where to answer when there is no digest (a listing)
+    job_id: int | None = None  # the proposed bulk job the confirmation starts
 
 
 class Attempt(_Frozen):

@@ -21,6 +21,7 @@ __all__ = [
     "EntryRef",
     "Id",
     "InvalidValue",
+    "JobRef",
     "ListRef",
     "RunId",
     "decode",
@@ -70,6 +71,13 @@ class BulkRef(_Value):
     msg: Id | None = None
     runs: tuple[RunId, ...] = Field((), max_length=MAX_RUNS)
     ch: str | None = Field(None, max_length=32)  # where to answer when there is no digest
+
+
+class JobRef(_Value):
+    """A bulk resync job: the confirmation that starts it, the Cancel button that stops it."""
+
+    v: Literal[1] = 1
+    job: Id
 
 
 class ListRef(_Value):

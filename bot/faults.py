@@ -3,6 +3,7 @@
 With SYNCBOT_CRASH_AT=<name> set, the process kills itself with SIGKILL at that point, as an
 out-of-memory kill or a lost node would stop it: no cleanup, no flush. With SYNCBOT_CRASH_SIGNAL=TERM
 it sends itself SIGTERM instead, as a deploy would, and carries on until the shutdown it started.
+SYNCBOT_CRASH_AFTER=<n> fires at the n-th time the point is reached (a bulk job's tenth retry).
 Unset, it does nothing.
 """
 
@@ -21,14 +22,16 @@ RESYNC_CRASH_POINTS = ("resync_claimed", "resync_answered", "resync_recorded", "
 CRASH_POINTS = POLL_CRASH_POINTS + RESYNC_CRASH_POINTS
 
 
-_fired: set[str] = set()
+_reached: dict[str, int] = {}
 
 
 def crash_point(name: str) -> None:
     """Die here (or start a shutdown here) when SYNCBOT_CRASH_AT names this point."""
-    if os.environ.get("SYNCBOT_CRASH_AT") != name or name in _fired:
+    if os.environ.get("SYNCBOT_CRASH_AT") != name:
         return
-    _fired.add(name)
+    _reached[name] = _reached.get(name, 0) + 1
+    if _reached[name] != int(os.environ.get("SYNCBOT_CRASH_AFTER", "1")):
+        return
     if os.environ.get("SYNCBOT_CRASH_SIGNAL", "KILL").upper() == "TERM":
         os.kill(os.getpid(), signal.SIGTERM)
     else:

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from blocks.bulk import BULK_MAX, build_bulk_summary
-from blocks.model import BulkPlan, Skipped
 from blocks.text import escape, user_mention
 from bot.clock import Clock, utcnow
 from bot.effects import EffectOutbox
@@ -24,12 +20,12 @@ from bot.patchworks.errors import (
 )
 from bot.patchworks.health import derive_health
 from bot.patchworks.lanes import Lane, patchworks_lane
-from bot.patchworks.models import Health, RunStatus, SyncEntry, SystemHealth
+from bot.patchworks.models import Health, SyncEntry, SystemHealth
 from bot.patchworks.report import SyncReport
-from bot.states import ResyncOutcome
+from bot.states import JobRunState, ResyncOutcome
 from bot.store import EntryRow, Store
 
-__all__ = ["BulkOutcome", "ResyncResult", "ResyncStatus", "Resyncer"]
+__all__ = ["ResyncResult", "ResyncStatus", "Resyncer"]
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +58,6 @@ class ResyncResult:
     health: tuple[SystemHealth, ...] = ()
 
 
-@dataclass
-class BulkOutcome:
-    """Per-entry results of a bulk resync."""
-
-    queued: list[tuple[SyncEntry, int]] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    failed: list[tuple[SyncEntry, str]] = field(default_factory=list)
-
-
 @dataclass(frozen=True)
 class _Attempt:
     """A claimed resync on its way to Patchworks: whose it is and where its entry shows."""
@@ -79,6 +66,7 @@ class _Attempt:
     entry_run_id: int
     user_id: str
     tracked: EntryRow | None
+    job_id: int | None = None  # the bulk job it is part of, whose run it settles
 
 
 def _hhmm(when: datetime) -> str:
@@ -213,7 +201,17 @@ class Resyncer:
             if system in health and health[system].health is not Health.OPERATIONAL
         )
 
-    async def _claim_and_retry(self, entry: SyncEntry, user_id: str) -> ResyncResult:
+    async def retry_checked(self, entry: SyncEntry, user_id: str, *, job_id: int) -> ResyncResult:
+        """Claim and retry a run a bulk job re-checked just now; its outcome is the job's too.
+
+        The digest rewrites it causes wait in the outbox for the job to deliver them.
+        """
+        with patchworks_lane(Lane.BULK):
+            return await self._claim_and_retry(entry, user_id, job_id)
+
+    async def _claim_and_retry(
+        self, entry: SyncEntry, user_id: str, job_id: int | None = None
+    ) -> ResyncResult:
         run_id = entry.run_id
         async with self._store.unit_of_work(self._clock()) as uow:
             tracked = await uow.entries.for_run(run_id)
@@ -227,7 +225,7 @@ class Resyncer:
             await self._audit_refusal(lost, user_id)
             return lost
         crash_point("resync_claimed")
-        attempt = _Attempt(run_id, entry_run_id, user_id, tracked)
+        attempt = _Attempt(run_id, entry_run_id, user_id, tracked, job_id)
         try:
             new_run_id = await self._report.resync(run_id)
         except (ResyncRefused, NotFound) as exc:
@@ -240,9 +238,12 @@ class Resyncer:
                 entry,
             )
         except (RateLimited, AuthFailed) as exc:
-            # Patchworks did not run it: free the claim so a later click can try again.
+            # Patchworks did not run it: free the claim so a later click can try again. A bulk job
+            # tries a rate-limited run again later; with the key refused, it gives the run up.
             async with self._store.unit_of_work(self._clock()) as uow:
                 await uow.resyncs.release(run_id)
+                if job_id is not None and isinstance(exc, AuthFailed):
+                    await uow.jobs.settle_run(job_id, run_id, JobRunState.FAILED, reason=str(exc))
                 await uow.audit.append(
                     user_id=user_id,
                     action="resync",
@@ -250,7 +251,8 @@ class Resyncer:
                     result="error",
                     detail=f"not sent: {exc}",
                 )
-            return ResyncResult(ResyncStatus.ERROR, run_id, escape(f"Not resynced: {exc}"), str(exc), entry)
+            reason = "rate limited" if isinstance(exc, RateLimited) else str(exc)
+            return ResyncResult(ResyncStatus.ERROR, run_id, escape(f"Not resynced: {exc}"), reason, entry)
         except PatchworksError as exc:
             # The retry may or may not have run. The claim stays `requested`: the next poll
             # re-reads the run and follows its retry, or frees the claim when there is none.
@@ -300,6 +302,14 @@ class Resyncer:
                 result=outcome.value,
                 detail=f"new run {new_run_id}" if new_run_id else detail,
             )
+            if attempt.job_id is not None:
+                await uow.jobs.settle_run(
+                    attempt.job_id,
+                    attempt.run_id,
+                    JobRunState.QUEUED if outcome is ResyncOutcome.QUEUED else JobRunState.FAILED,
+                    reason=detail,
+                    new_run_id=new_run_id,
+                )
             if attempt.tracked is not None:
                 await uow.show_outcome(
                     attempt.tracked, outcome, by_user=attempt.user_id, new_run_id=new_run_id, detail=detail
@@ -314,70 +324,3 @@ class Resyncer:
             "already resynced",
             new_run_id=new_run_id,
         )
-
-    async def plan_bulk(
-        self, run_ids: Sequence[int], message_id: int | None, channel: str | None = None
-    ) -> BulkPlan:
-        """What a bulk resync would do, from what syncbot knows and Patchworks says now."""
-        unique = list(dict.fromkeys(run_ids))[:BULK_MAX]
-        async with self._store.unit_of_work() as uow:
-            tracked = await uow.entries.for_runs(unique)
-            claims = await uow.resyncs.for_runs(unique)
-        to_resync: list[SyncEntry] = []
-        skipped: list[Skipped] = []
-        for run_id in unique:
-            row = tracked.get(run_id)
-            entry = row.entry if row is not None else None
-            if entry is None:
-                try:
-                    with patchworks_lane(Lane.DETAILS):  # a person is waiting for this modal
-                        entry = await self._report.entry(run_id)
-                except NotFound:
-                    continue
-            earlier = claims.get(run_id)
-            if earlier is not None and earlier.outcome.blocks_new_claim:
-                skipped.append(Skipped(entry=entry, reason="already resynced"))
-                continue
-            verdict = entry.resyncability
-            if not verdict.allowed:
-                skipped.append(Skipped(entry=entry, reason=verdict.reason or "not resyncable"))
-                continue
-            to_resync.append(entry)
-        return BulkPlan(
-            message_id=message_id, to_resync=tuple(to_resync), skipped=tuple(skipped), channel=channel
-        )
-
-    async def resync_many(
-        self, run_ids: Sequence[int], user_id: str, *, message_id: int | None
-    ) -> BulkOutcome:
-        """Resync each run in turn (the client's pacer spaces the calls) and collect outcomes.
-
-        One entry's failure never stops the others. The digests touched are rewritten once at
-        the end, not once per entry (chat.update allows about 50 a minute), and with a digest
-        the summary goes into its thread through the outbox, whatever happened.
-        """
-        outcome = BulkOutcome()
-        for run_id in list(dict.fromkeys(run_ids))[:BULK_MAX]:
-            try:
-                with patchworks_lane(Lane.BULK):
-                    result = await self.resync_one(run_id, user_id, force=True, deliver=False)
-            except Exception:
-                reference = uuid.uuid4().hex[:8]
-                log.exception("bulk resync of run %s failed (ref %s)", run_id, reference)
-                failed = SyncEntry(run_id=run_id, status=RunStatus.FAILURE)
-                outcome.failed.append((failed, f"syncbot error (ref {reference})"))
-                continue
-            # Runs refused before Patchworks answered have no entry: name them by id alone.
-            entry = result.entry or SyncEntry(run_id=run_id, status=RunStatus.FAILURE)
-            if result.status is ResyncStatus.QUEUED and result.new_run_id is not None:
-                outcome.queued.append((entry, result.new_run_id))
-            elif result.status in (ResyncStatus.ALREADY, ResyncStatus.NOT_ALLOWED, ResyncStatus.GONE):
-                outcome.skipped.append(Skipped(entry=entry, reason=result.reason))
-            else:
-                outcome.failed.append((entry, result.reason))
-        if message_id is not None:
-            text, blocks = build_bulk_summary(outcome.queued, outcome.skipped, outcome.failed, user_id)
-            async with self._store.unit_of_work(self._clock()) as uow:
-                await uow.effects.reply_later(message_id, text, blocks)
-        await self._effects.deliver()
-        return outcome

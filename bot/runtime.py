@@ -145,6 +145,7 @@ async def running(
             bolt = build_app(services)
             lease = PollerLease(services, settings.syncbot_poll_seconds)
             scheduler = start_scheduler(services, lease)
+            bulk_worker = asyncio.create_task(services.jobs.run_forever(), name="bulk-resync-worker")
             log.info(services.authz.describe())
             socket_handler: AsyncSocketModeHandler | None = None
             try:
@@ -165,9 +166,16 @@ async def running(
                 # Patchworks), and only then close the connections it uses.
                 log.info("shutting down")
                 scheduler.shutdown(wait=False)
+                services.jobs.stop()
                 if socket_handler is not None:
                     await socket_handler.close_async()  # type: ignore[no-untyped-call]
                 await services.inflight.drain(SHUTDOWN_GRACE_SECONDS)
+                # The worker finishes the run in hand; one still waiting for Patchworks is
+                # cancelled: its claim stays `requested` and the next start settles it.
+                _, late = await asyncio.wait({bulk_worker}, timeout=SHUTDOWN_GRACE_SECONDS)
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
                 await lease.release()
     finally:
         # The runtime owns the services from here on, whatever stopped it (a taken port included).

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.authz import Authorizer
+from bot.bulk import BulkJobs
 from bot.config import Settings
 from bot.digests import DigestPublisher
 from bot.effects import EffectOutbox
@@ -40,6 +41,7 @@ class Services:
     resyncer: Resyncer
     lister: Lister
     authz: Authorizer
+    jobs: BulkJobs
     inflight: InFlight = field(default_factory=InFlight)
     last_poll_at: datetime | None = None
     last_poll_error: str | None = None
@@ -64,12 +66,15 @@ async def build_services(
     assert settings.patchworks_api_key is not None
     store = await Store.open(settings.database_url)
     if report is None:
+        api_key = settings.patchworks_api_key.get_secret_value()
         report = CoreApiReport(
             settings.patchworks_api_url,
-            settings.patchworks_api_key.get_secret_value(),
+            api_key,
             app_url=settings.patchworks_app_url,
             requests_per_minute=settings.patchworks_requests_per_minute,
             timeout=settings.patchworks_timeout_seconds,
+            # Replicas share a PostgreSQL database, and with it the account's request budget.
+            shared_window=store.patchworks_budget(api_key) if store.is_postgres else None,
         )
     web = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     slack = SlackClient(web, post_interval=post_interval)
@@ -95,6 +100,8 @@ async def build_services(
         settings.syncbot_resync_groups,
         ttl=settings.syncbot_group_cache_seconds,
     )
+    resyncer = Resyncer(report, store, effects)
+    jobs = BulkJobs(report, store, resyncer, follower, effects, slack)
     return Services(
         settings=settings,
         report=report,
@@ -104,7 +111,8 @@ async def build_services(
         poller=poller,
         effects=effects,
         follower=follower,
-        resyncer=Resyncer(report, store, effects),
+        resyncer=resyncer,
         lister=Lister(report, store),
         authz=authz,
+        jobs=jobs,
     )

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from blocks.model import EntryState
+from blocks.model import EntryState, JobState
 
-__all__ = ["EffectKind", "EffectState", "MessageState", "Placement", "ResyncOutcome"]
+__all__ = [
+    "EffectKind",
+    "EffectState",
+    "JobRunState",
+    "JobState",
+    "MessageState",
+    "Placement",
+    "ResyncOutcome",
+]
 
 
 class ResyncOutcome(StrEnum):
@@ -75,3 +83,13 @@ class Placement(StrEnum):
     MESSAGE = "message"  # one of a digest's entries
     OVERFLOW = "overflow"  # counted in a digest's "+N more"
     MIRROR = "mirror"  # read by a listing's backfill, before the poller's first window: never posted
+
+
+class JobRunState(StrEnum):
+    """Where one run of a bulk resync job is."""
+
+    PENDING = "pending"  # not retried yet (or its claim is still being settled)
+    QUEUED = "queued"  # retried once, by this job or by whoever claimed it first
+    SKIPPED = "skipped"  # re-checked right before: not failed any more, not resyncable, already retried
+    FAILED = "failed"  # Patchworks refused or could not be reached
+    CANCELLED = "cancelled"  # the job was cancelled before its turn

@@ -5,6 +5,7 @@ API on real sockets, the bot's services on a fresh SQLite file, and the bot itse
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -109,6 +110,17 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
     await built.aclose()
 
 
+@contextlib.asynccontextmanager
+async def bulk_worker(services: Services) -> AsyncIterator[None]:
+    """The bulk resync worker, as `syncbot run` starts it beside the app."""
+    worker = asyncio.create_task(services.jobs.run_forever())
+    try:
+        yield
+    finally:
+        services.jobs.stop()
+        await asyncio.wait_for(worker, 10)
+
+
 @pytest.fixture
 async def bot(services: Services, slack: FakeSlack) -> AsyncIterator[RunningBot]:
     """The bot's Bolt app in process: signed requests go through `app.async_dispatch`, and each
@@ -118,7 +130,8 @@ async def bot(services: Services, slack: FakeSlack) -> AsyncIterator[RunningBot]
     desk = Desk(
         slack.workspace, "http://bolt.test/slack/events", SIGNING_SECRET, slack_url=slack.url, http=http
     )
-    yield RunningBot(url=None, services=services, desk=desk)
+    async with bulk_worker(services):
+        yield RunningBot(url=None, services=services, desk=desk)
     await desk.aclose()
 
 
@@ -137,7 +150,8 @@ async def http_bot(services: Services, slack: FakeSlack) -> AsyncIterator[Runnin
     port = server.servers[0].sockets[0].getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     desk = Desk(slack.workspace, f"{url}/slack/events", SIGNING_SECRET, slack_url=slack.url)
-    yield RunningBot(url=url, services=services, desk=desk)
+    async with bulk_worker(services):
+        yield RunningBot(url=url, services=services, desk=desk)
     await desk.aclose()
     server.should_exit = True
     await task

@@ -11,6 +11,7 @@ from support.slack import digest_ts, entry_text
 from support.waiting import eventually
 
 from blocks.ids import Action, Command
+from bot.patchworks.models import SyncEntry
 from bot.resync import ResyncResult
 
 ANA = "U0ADA"
@@ -30,14 +31,14 @@ async def test_a_bug_in_one_bulk_entry_fails_that_entry_only_and_the_summary_is_
     runs = sim.world.add_failures(3, minutes_ago=2, flow_id=101)
     await bot.services.poller.run_once()
     broken = runs[1]
-    resync_one = bot.services.resyncer.resync_one
+    retry_checked = bot.services.resyncer.retry_checked
 
-    async def buggy(run_id: int, user_id: str, **kwargs: bool) -> ResyncResult:
-        if run_id == broken:
+    async def buggy(entry: SyncEntry, user_id: str, *, job_id: int) -> ResyncResult:
+        if entry.run_id == broken:
             raise RuntimeError("a bug in syncbot")
-        return await resync_one(run_id, user_id, **kwargs)
+        return await retry_checked(entry, user_id, job_id=job_id)
 
-    monkeypatch.setattr(bot.services.resyncer, "resync_one", buggy)
+    monkeypatch.setattr(bot.services.resyncer, "retry_checked", buggy)
 
     await bot.desk.click(ANA, CHANNEL, digest_ts(slack), Action.BULK_RESYNC_ALL)
     await eventually(lambda: slack.workspace.calls("views.update"))
@@ -49,7 +50,8 @@ async def test_a_bug_in_one_bulk_entry_fails_that_entry_only_and_the_summary_is_
     assert sorted(original for original, _ in sim.world.retry_calls) == sorted([runs[0], runs[2]])
     for run in (runs[0], runs[2]):
         assert "Resync queued by" in entry_text(slack, run)
-    assert "bulk resync of run" in caplog.text  # logged with its reference
+    assert f"run {broken} failed (ref " in caplog.text  # logged with its reference
+    assert "1 failed" in summary
 
 
 async def test_a_failing_listener_tells_the_user_with_a_reference_and_bolt_keeps_its_ack(
@@ -81,7 +83,7 @@ async def test_a_modal_that_cannot_be_built_is_never_left_loading(
     async def broken(*_: object, **__: object) -> None:
         raise RuntimeError("planning broke")
 
-    monkeypatch.setattr(bot.services.resyncer, "plan_bulk", broken)
+    monkeypatch.setattr(bot.services.jobs, "propose", broken)
 
     await bot.desk.click(ANA, CHANNEL, digest_ts(slack), Action.BULK_RESYNC_ALL)
 

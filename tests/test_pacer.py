@@ -613,7 +613,7 @@ async def test_without_the_budget_the_same_calls_do_meet_429s() -> None:
 async def test_callers_choose_their_lanes(
     services: Services, sim: Sim, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runs = sim.world.add_failures(3, minutes_ago=5)
+    runs = sim.world.add_failures(3, minutes_ago=5, error="Shopify: 503 Service Unavailable")
     report = services.report
     lanes: list[tuple[str, Lane]] = []
 
@@ -643,7 +643,10 @@ async def test_callers_choose_their_lanes(
     assert seen() == {Lane.POLL}
     await services.resyncer.resync_one(runs[0], "U0ANA")
     assert seen() == {Lane.RESYNC}
-    await services.resyncer.resync_many([runs[1]], "U0ANA", message_id=None)
+    plan = await services.jobs.propose([runs[1]], "U0ANA", message_id=None, channel=None)
+    assert plan.job_id is not None
+    await services.jobs.start(plan.job_id, "U0ANA")
+    await services.jobs.work_once()
     assert seen() == {Lane.BULK}
     await details_model(services, EntryRef(run=runs[2]))
     assert seen() == {Lane.DETAILS}

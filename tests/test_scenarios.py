@@ -132,8 +132,10 @@ async def test_bulk_resync_confirms_what_will_run_then_resyncs_each_selected_ent
 
     assert response.status_code == 200
     await eventually(lambda: thread_replies(slack))
-    # The digest is rewritten once for the whole bulk, not once per entry (chat.update is Tier 3).
-    assert len(slack.workspace.calls("chat.update")) - updates_before == 1
+    # The digest shows the job's progress and is not rewritten once per entry (chat.update is
+    # Tier 3): once when it starts, once when it ends.
+    await eventually(lambda: "finished: 3/3 queued" in json.dumps(digest_messages(slack.workspace)[0].blocks))
+    assert len(slack.workspace.calls("chat.update")) - updates_before == 2
     for run in runs[:3]:
         assert "Resync queued by" in entry_text(slack, run)
     assert sorted(original for original, _ in sim.world.retry_calls) == sorted(runs[:3])

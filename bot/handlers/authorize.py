@@ -24,9 +24,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
-from blocks.ids import ACTING_ACTIONS, ACTING_VIEWS
+from blocks.ids import ACTING_ACTIONS, ACTING_VIEWS, Action
 from blocks.messages import notice_modal
-from blocks.values import BulkRef, EntryRef, InvalidValue, decode
+from blocks.values import BulkRef, EntryRef, InvalidValue, JobRef, decode
 from bot.authz import Decision
 from bot.handlers._context import services_of, tell, user_of, value_of
 from bot.services import Services
@@ -63,15 +63,21 @@ def _title(view: dict[str, Any]) -> str:
     return text if isinstance(text, str) and text else "syncbot"
 
 
-def _subject(raw: object, acting: str) -> tuple[str, list[int]]:
-    """(audit action, run ids) from the value the user sent: a resync, a bulk resync, or, when the
-    value is not one syncbot wrote, the id itself with no runs."""
+def _subject(raw: object, acting: str) -> tuple[str, list[int] | int]:
+    """(audit action, run ids or the bulk job naming them) from the value the user sent: a resync,
+    a bulk resync, or, when the value is not one syncbot wrote, the id itself with no runs."""
     try:
         entry = decode(EntryRef, raw)
     except InvalidValue:
         pass
     else:
         return "resync", [entry.run]
+    try:
+        job = decode(JobRef, raw)
+    except InvalidValue:
+        pass
+    else:
+        return ("bulk_cancel" if acting == Action.BULK_CANCEL else "bulk_resync"), job.job
     try:
         bulk = decode(BulkRef, raw)
     except InvalidValue:
@@ -80,9 +86,10 @@ def _subject(raw: object, acting: str) -> tuple[str, list[int]]:
 
 
 async def _audit_refusal(
-    services: Services, user: str, action: str, runs: list[int], decision: Decision
+    services: Services, user: str, action: str, subject: list[int] | int, decision: Decision
 ) -> None:
     async with services.store.unit_of_work() as uow:
+        runs = subject if isinstance(subject, list) else [run.run_id for run in await uow.jobs.runs(subject)]
         await uow.audit.append(
             user_id=user or "unknown",
             action=action,

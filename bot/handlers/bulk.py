@@ -1,4 +1,4 @@
-"""Bulk resync: pick entries (or all), confirm in a modal that names them, then resync each.
+"""Bulk resync: pick entries (or all), confirm in a modal that names them, then a job runs them.
 
 Only users allowed to resync get past the buttons and the submission: bot/handlers/authorize.py
 checks every acting click and submission first.
@@ -11,10 +11,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
-from blocks.bulk import build_bulk_confirm_modal, build_bulk_summary, selected_runs
+from blocks.bulk import build_bulk_confirm_modal, selected_runs
 from blocks.ids import Action, ViewId
 from blocks.messages import notice_modal
-from blocks.values import BulkRef, InvalidValue, decode
+from blocks.values import BulkRef, InvalidValue, JobRef, decode
 from bot.handlers._context import (
     STALE_BUTTON,
     channel_of,
@@ -27,7 +27,7 @@ from bot.handlers._context import (
 from bot.services import Services
 from bot.slack import SlackError
 
-__all__ = ["confirmed", "register", "resync_all", "resync_selected", "selection_changed"]
+__all__ = ["cancel", "confirmed", "register", "resync_all", "resync_selected", "selection_changed"]
 
 log = logging.getLogger(__name__)
 
@@ -71,24 +71,35 @@ async def resync_all(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCont
 async def confirmed(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
 ) -> None:
-    """Resync what the confirmation named, write outcomes back and summarise them."""
+    """Start the job the confirmation proposed; the worker runs it and reports in the message."""
     try:
-        ref = decode(BulkRef, view.get("private_metadata"))
+        ref = decode(JobRef, view.get("private_metadata"))
     except InvalidValue:
         await ack(response_action="update", view=notice_modal("Resync entries", "This confirmation expired."))
         return
     await ack()
     services = services_of(context)
     user = user_of(body)
-    # With a digest, the summary goes into its thread through the outbox; a listing has no
-    # thread, so its summary is shown to the user who ran it.
-    outcome = await services.resyncer.resync_many(list(ref.runs), user, message_id=ref.msg)
-    if ref.msg is None and ref.ch:
-        text, blocks = build_bulk_summary(outcome.queued, outcome.skipped, outcome.failed, user)
-        try:
-            await services.slack.post_ephemeral(ref.ch, user, text, blocks)
-        except SlackError as exc:
-            log.warning("bulk summary not shown to %s: %s", user, exc.error)
+    job = await services.jobs.start(ref.job, user)
+    if job is None or job.message_id is not None or not job.channel:
+        return  # a repeated submission, or a digest: its message shows the progress
+    # A listing has no message to write progress into: the user hears from it here.
+    text = f"⏳ Resyncing {job.total} {'entry' if job.total == 1 else 'entries'}; a summary follows here."
+    try:
+        await services.slack.post_ephemeral(job.channel, user, text)
+    except SlackError as exc:
+        log.warning("bulk start not shown to %s: %s", user, exc.error)
+
+
+async def cancel(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    """Stop a running bulk resync; what was not retried yet stays as it is."""
+    await ack()
+    services = services_of(context)
+    ref = await read_value(services, body, JobRef)
+    if ref is None:
+        return
+    if not await services.jobs.cancel(ref.job, user_of(body)):
+        await tell(services, body, "This bulk resync has already finished.")
 
 
 def register(app: AsyncApp) -> None:
@@ -96,6 +107,7 @@ def register(app: AsyncApp) -> None:
     app.action(Action.BULK_SELECT)(selection_changed)
     app.action(Action.BULK_RESYNC_SELECTED)(resync_selected)
     app.action(Action.BULK_RESYNC_ALL)(resync_all)
+    app.action(Action.BULK_CANCEL)(cancel)
     app.view(ViewId.BULK_CONFIRM)(confirmed)
 
 
@@ -107,7 +119,7 @@ async def _confirm(services: Services, body: dict[str, Any], runs: list[int], re
         return
 
     async def confirmation() -> dict[str, Any]:
-        plan = await services.resyncer.plan_bulk(runs, ref.msg, channel_of(body))
+        plan = await services.jobs.propose(runs, user_of(body), message_id=ref.msg, channel=channel_of(body))
         return build_bulk_confirm_modal(plan)
 
     await open_then_fill(services, body, "Resync entries", confirmation)

@@ -20,11 +20,22 @@ whoever spent it (another replica, another tool on the same key). A pause longer
 `max_pause` is not waited out: queued calls fail with RateLimited at once (the one already
 sleeping for its slot when it wakes), and so do new calls until the pause ends. A 429 without
 Retry-After says nothing about when; only the call that got it backs off.
+
+The budget is the account's, so replicas share it. On PostgreSQL every replica's pacer is given
+the same shared window (`SharedWindow`: bot.store.budget, one locked row per account holding the
+send times of the last window and the pause). Lanes still order the calls of one process: when
+its head may go locally, it also takes a slot of the shared window, against its lane's ceiling,
+and when the shared window is full it sleeps as long as the window says and asks again. A 429
+pause is written there too, so every replica pauses. Shared times are wall-clock epoch seconds
+(monotonic clocks differ between processes). Lanes do not order calls across replicas: a poll on
+one replica can take a slot a click on another wanted, but never the slots kept for people.
+On SQLite (one process) there is no shared window and the local one is the whole budget.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections import deque
@@ -32,18 +43,39 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, timedelta
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
+from typing import Protocol
 
 from bot.clock import utcnow
 from bot.patchworks.errors import RateLimited
 from bot.patchworks.lanes import INTERACTIVE, Budget, Lane, current_lane, lane_outranks
 
-__all__ = ["Pacer", "Turn", "retry_after_seconds"]
+__all__ = ["WINDOW_SECONDS", "Pacer", "SharedWindow", "Turn", "retry_after_seconds"]
+
+logger = logging.getLogger(__name__)
 
 # Patchworks counts a minute; a little slack covers network jitter between our send times and the
 # server's arrival times, so a window we think has room never looks overfull there.
 WINDOW_SECONDS = 60.5
 # Float rounding can leave a wait a hair short; do not sleep for that.
 _EPSILON = 1e-9
+# A shared window that answers slower than this is treated as down: the call goes by the local window.
+_SHARED_TIMEOUT = 5.0
+
+
+class SharedWindow(Protocol):
+    """The account's window as every replica spends it (bot.store.budget.BudgetWindow)."""
+
+    async def take(self, lane_ceiling: int, now_epoch: float, window: float) -> float:
+        """0 when a send at `now_epoch` fit under `lane_ceiling` and was recorded; else seconds to wait."""
+        ...
+
+    async def pause(self, until_epoch: float) -> None:
+        """Pause every replica's sends until `until_epoch`."""
+        ...
+
+    def paused_until(self) -> float:
+        """End of the latest pause seen, epoch seconds (-inf when none)."""
+        ...
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -112,6 +144,8 @@ class Pacer:
         window: float = WINDOW_SECONDS,
         reserve: int | None = None,
         max_pause: float = math.inf,
+        shared: SharedWindow | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if requests_per_minute < 1:
             raise ValueError("requests_per_minute must be at least 1")
@@ -127,6 +161,12 @@ class Pacer:
         self._sent: deque[float] = deque()  # send times inside the window, oldest first
         self._queues: dict[Lane, deque[Turn]] = {lane: deque() for lane in Lane}
         self._paused_until = -math.inf
+        # The replicas' window (None: this process has the budget to itself), read in epoch time.
+        self._shared = shared
+        self._wall_clock = wall_clock
+        self._taking = asyncio.Lock()  # one shared take at a time: this process's head
+        self._pause_writes: set[asyncio.Task[None]] = set()
+        self._shared_down = False
 
     # ---- the budget ------------------------------------------------------------------------
 
@@ -166,7 +206,21 @@ class Pacer:
         )
 
     def pause(self, seconds: float) -> None:
-        """Send nothing, in any lane, for `seconds` (Patchworks answered 429 with Retry-After)."""
+        """Send nothing, in any lane, for `seconds` (Patchworks answered 429 with Retry-After);
+        with a shared window, no replica sends."""
+        self._pause_here(seconds)
+        if self._shared is not None:
+            until = self._wall_clock() + max(0.0, seconds)
+            task = asyncio.get_running_loop().create_task(self._write_pause(self._shared, until))
+            self._pause_writes.add(task)
+            task.add_done_callback(self._pause_writes.discard)
+
+    async def aclose(self) -> None:
+        """Finish writing pauses to the shared window."""
+        if self._pause_writes:
+            await asyncio.gather(*self._pause_writes)
+
+    def _pause_here(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
         if seconds > self.max_pause:
             # Too long to wait out: every queued call fails now rather than when its turn comes.
@@ -198,8 +252,17 @@ class Pacer:
                     continue
                 wait = self._wait_needed(turn.lane, now)
                 if wait <= _EPSILON:
-                    self._sent.append(now)
-                    return
+                    if self._shared is None:
+                        self._sent.append(now)
+                        return
+                    taken = await self._take_shared(self._shared, turn)
+                    if taken is None:
+                        continue  # a call of a higher lane came meanwhile: it goes first
+                    if taken <= _EPSILON:
+                        return
+                    wait = taken
+                    # Another replica's pause may be too long to wait out.
+                    self._check_pause(self._clock())
                 # Only the head sleeps; a call of a higher lane arriving meanwhile becomes the head
                 # and sleeps for itself. Sends only make waits longer, so no sleeper oversleeps;
                 # a pause can make one wake early, and it then sleeps again.
@@ -208,6 +271,47 @@ class Pacer:
             self._queues[turn.lane].remove(turn)
             turn._pacer = None
             self._wake_head()
+
+    async def _take_shared(self, shared: SharedWindow, turn: Turn) -> float | None:
+        """A slot of the replicas' window for the local head: 0 when taken, else seconds to wait;
+        None when `turn` is no longer the head."""
+        async with self._taking:
+            # While this call waited for the lock, another may have come first or sent.
+            if self._head() is not turn:
+                return None
+            if (wait := self._wait_needed(turn.lane, self._clock())) > _EPSILON:
+                return wait
+            try:
+                async with asyncio.timeout(_SHARED_TIMEOUT):
+                    wait = await shared.take(self.ceiling(turn.lane), self._wall_clock(), self.window)
+            except Exception:
+                # The shared window only keeps replicas from overspending together; a database
+                # that is down or slow must not stop calls a person waits for. The local window
+                # still holds this replica to the limit, and a 429 still pauses it.
+                if not self._shared_down:
+                    logger.warning(
+                        "the shared Patchworks budget is unavailable; pacing by this replica's window alone",
+                        exc_info=True,
+                    )
+                self._shared_down = True
+                wait = 0.0
+            else:
+                if self._shared_down:
+                    logger.info("the shared Patchworks budget is back")
+                self._shared_down = False
+            if wait <= _EPSILON:
+                self._sent.append(self._clock())
+                return 0.0
+            if (left := shared.paused_until() - self._wall_clock()) > 0:
+                self._pause_here(left)  # another replica met a 429: show it, fail calls it outlasts
+            return wait
+
+    async def _write_pause(self, shared: SharedWindow, until_epoch: float) -> None:
+        try:
+            await shared.pause(until_epoch)
+        except Exception:
+            # This replica pauses anyway; the others meet their own 429 and pause then.
+            logger.warning("could not share a Patchworks pause with the other replicas", exc_info=True)
 
     def _check_pause(self, now: float) -> None:
         if (left := self._paused_until - now) > self.max_pause:

@@ -12,7 +12,7 @@ from typing import Any, Literal, NoReturn
 
 import httpx
 
-from bot.patchworks._pacer import Pacer, Turn, retry_after_seconds
+from bot.patchworks._pacer import WINDOW_SECONDS, Pacer, SharedWindow, Turn, retry_after_seconds
 from bot.patchworks._parse import (
     Included,
     as_int,
@@ -103,13 +103,24 @@ class CoreApiReport:
         max_retries: int = 4,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        window: float = WINDOW_SECONDS,
+        shared_window: SharedWindow | None = None,
     ) -> None:
+        """`shared_window`: the account's window as every replica spends it (None: this process
+        has the budget to itself)."""
         self._base_url = base_url.rstrip("/")
         self._app_url = app_url
         self._scrubber = Scrubber([api_key])
         self._max_retries = max(0, max_retries)
         self._sleep = sleep
-        self._pacer = Pacer(requests_per_minute, clock=clock, sleep=sleep, max_pause=_MAX_RETRY_AFTER)
+        self._pacer = Pacer(
+            requests_per_minute,
+            clock=clock,
+            sleep=sleep,
+            window=window,
+            max_pause=_MAX_RETRY_AFTER,
+            shared=shared_window,
+        )
         self._reads: SharedReads[Mapping[str, Any]] = SharedReads()
         self._client = httpx.AsyncClient(
             base_url=self._base_url + "/",
@@ -134,7 +145,8 @@ class CoreApiReport:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Release connections."""
+        """Release connections (after sharing any pause with the other replicas)."""
+        await self._pacer.aclose()
         await self._client.aclose()
 
     @property

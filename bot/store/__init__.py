@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.store import migrations
+from bot.store.budget import BudgetWindow, account_key
 from bot.store.rows import AuditRow, Claim, EffectRow, EntryRow, MessageRow, ResyncRow, utcnow
 from bot.store.uow import UnitOfWork
 
@@ -59,6 +60,10 @@ class Store:
     def is_postgres(self) -> bool:
         """True on PostgreSQL, where replicas may share the database."""
         return self._engine.dialect.name == "postgresql"
+
+    def patchworks_budget(self, api_key: str) -> BudgetWindow:
+        """The Patchworks account's request window as every replica on this database spends it."""
+        return BudgetWindow(self._engine, account_key(api_key))
 
     async def close(self) -> None:
         """Close every pooled connection."""

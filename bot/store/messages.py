@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from blocks.model import Digest, DigestItem
 from bot.states import MessageState, Placement
+from bot.store.jobs import JobRepo
 from bot.store.rows import MessageRow, cut, entry_row, message_row
 from bot.store.tables import entries_table, messages_table
 
@@ -170,6 +171,8 @@ class MessageRepo:
                     )
                 )
             )
+        job = await JobRepo(self._conn, self._now).latest_for_message(message.id)
+        bulk = await JobRepo(self._conn, self._now).progress(job) if job is not None else None
         return Digest(
             message_id=message.id,
             part=message.part,
@@ -179,4 +182,5 @@ class MessageRepo:
             overflow=message.overflow,
             overflow_flows=flows,
             overflow_since=overflow_since,
+            bulk=bulk,
         )

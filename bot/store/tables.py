@@ -19,6 +19,7 @@ __all__ = [
     "messages_table",
     "meta_table",
     "metadata",
+    "patchworks_budget_table",
     "resyncs_table",
 ]
 
@@ -154,9 +155,6 @@ bulk_jobs_table = Table(
     Column("message_id", Integer, nullable=True, index=True),  # the digest showing its progress
     Column("channel", String(32), nullable=True),  # where a listing's summary is shown
     Column("total", Integer, nullable=False),
-    Column("queued", Integer, nullable=False, default=0),
-    Column("skipped", Integer, nullable=False, default=0),
-    Column("failed", Integer, nullable=False, default=0),
     Column("cancelled_by", String(32), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime, nullable=True),
@@ -173,4 +171,15 @@ bulk_job_runs_table = Table(
     Column("reason", Text, nullable=True),  # why it was skipped or failed
     Column("new_run_id", BigInteger, nullable=True),
     Index("ix_bulk_job_runs_job_state_position", "job_id", "state", "position"),
+)
+
+# The Patchworks request budget as every replica on this database spends it: per account (a hash
+# of the API key, never the key), the send times of the last window and the end of a 429 pause.
+# One row per account, locked while a send is added, so replicas never overspend it together.
+patchworks_budget_table = Table(
+    "patchworks_budget",
+    metadata,
+    Column("account", String(64), primary_key=True),
+    Column("sent", Text, nullable=False),  # JSON list of epoch seconds, oldest first
+    Column("paused_until_ms", BigInteger, nullable=True),  # epoch milliseconds; None: never paused
 )

@@ -21,6 +21,7 @@ from bot.states import ResyncOutcome
 from bot.store.audit import AuditRepo
 from bot.store.effects import EffectRepo
 from bot.store.entries import EntryRepo
+from bot.store.jobs import JobRepo
 from bot.store.leases import LeaseRepo
 from bot.store.messages import MessageRepo
 from bot.store.meta import MetaRepo
@@ -42,6 +43,7 @@ class UnitOfWork:
         self.audit = AuditRepo(conn, now)
         self.leases = LeaseRepo(conn, now)
         self.effects = EffectRepo(conn, now)
+        self.jobs = JobRepo(conn, now)
 
     async def show_outcome(
         self,

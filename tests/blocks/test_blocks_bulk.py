@@ -14,10 +14,10 @@ from support.blockkit import (
     section_texts,
 )
 
-from blocks.bulk import BULK_MAX, build_bulk_confirm_modal, build_bulk_summary, selected_runs
+from blocks.bulk import build_bulk_confirm_modal, build_bulk_summary, bulk_progress, selected_runs
 from blocks.ids import Action, ViewId
-from blocks.model import BulkPlan, Skipped
-from blocks.values import MAX_RUNS, BulkRef, InvalidValue, decode
+from blocks.model import BulkPlan, BulkProgress, JobState, Skipped
+from blocks.values import MAX_RUNS, InvalidValue, JobRef, decode
 
 
 def plan(n: int, *, skipped: int = 0, message_id: int | None = 42, base: int = 1) -> BulkPlan:
@@ -26,7 +26,7 @@ def plan(n: int, *, skipped: int = 0, message_id: int | None = 42, base: int = 1
         Skipped(entry=entry(900 + i), reason="already retried" if i < 2 else "flow is disabled")
         for i in range(skipped)
     )
-    return BulkPlan(message_id=message_id, to_resync=entries, skipped=skips)
+    return BulkPlan(message_id=message_id, to_resync=entries, skipped=skips, job_id=7 if n else None)
 
 
 def test_nothing_to_resync_has_no_submit_and_says_why() -> None:
@@ -37,7 +37,7 @@ def test_nothing_to_resync_has_no_submit_and_says_why() -> None:
     texts = section_texts(view["blocks"])
     assert texts[0].startswith("*Nothing to resync.*")
     assert texts[-1] == "3 skipped: already retried (runs 900, 901) · flow is disabled (run 902)"
-    assert decode(BulkRef, view["private_metadata"]) == BulkRef(msg=42, runs=())
+    assert view["private_metadata"] == ""  # no job: nothing to start
 
 
 def test_one_entry() -> None:
@@ -50,7 +50,7 @@ def test_one_entry() -> None:
     texts = section_texts(view["blocks"])
     assert texts[0].startswith("*Resync 1 entry?*")
     assert texts[1] == "• run 1 · #1045 · Flow 0"
-    assert decode(BulkRef, view["private_metadata"]) == BulkRef(msg=42, runs=(1,))
+    assert decode(JobRef, view["private_metadata"]) == JobRef(job=7)
 
 
 def test_hundred_fifty_entries_with_skips() -> None:
@@ -63,37 +63,56 @@ def test_hundred_fifty_entries_with_skips() -> None:
     assert "• run 41 ·" not in text
     assert "+110 more" in text
     assert "2 skipped: already retried (runs 900, 901)" in text
-    ref = decode(BulkRef, view["private_metadata"])
-    assert ref.msg is None
-    assert ref.runs == tuple(range(1, 151))
+    assert decode(JobRef, view["private_metadata"]) == JobRef(job=7)
 
 
-def test_big_plans_are_capped_and_say_so() -> None:
-    view = build_bulk_confirm_modal(plan(250))
+@pytest.mark.parametrize("count", [200, 1_000, 5_000])
+def test_big_plans_are_not_capped_the_job_holds_the_runs(count: int) -> None:
+    view = build_bulk_confirm_modal(plan(count))
     assert_valid_modal(view)
-    assert view["submit"]["text"] == f"Resync {BULK_MAX}"
-    assert f"Only the first {BULK_MAX} of 250 are resynced now" in section_texts(view["blocks"])[0]
-    assert len(decode(BulkRef, view["private_metadata"]).runs) == BULK_MAX
+    assert view["submit"]["text"] == f"Resync {count}"
+    assert section_texts(view["blocks"])[0].startswith(f"*Resync {count} entries?*")
+    assert f"+{count - 40} more" in all_text("", view["blocks"])
+    assert decode(JobRef, view["private_metadata"]) == JobRef(job=7)
 
 
-def test_huge_run_ids_are_capped_by_metadata_size() -> None:
-    longest_channel = "C" * 32
-    big = plan(200, base=2**53 - 300).model_copy(update={"channel": longest_channel})
-    view = build_bulk_confirm_modal(big)
-    assert_valid_modal(view)
-    ref = decode(BulkRef, view["private_metadata"])  # decode refuses more than 2000 characters
-    kept = len(ref.runs)
-    assert kept < 200
-    assert ref.ch == longest_channel
-    assert view["submit"]["text"] == f"Resync {kept}"
-    assert f"Only the first {kept} of 200" in section_texts(view["blocks"])[0]
-    assert len(view["private_metadata"]) <= 2000
+def test_a_plan_without_a_job_cannot_be_submitted() -> None:
+    view = build_bulk_confirm_modal(plan(3).model_copy(update={"job_id": None}))
+    assert "submit" not in view
 
 
-def test_a_listing_plan_keeps_its_channel_for_the_summary() -> None:
-    view = build_bulk_confirm_modal(plan(3, message_id=None).model_copy(update={"channel": "C0SYNCBOT"}))
-    ref = decode(BulkRef, view["private_metadata"])
-    assert (ref.msg, ref.ch, len(ref.runs)) == (None, "C0SYNCBOT", 3)
+@pytest.mark.parametrize(
+    ("progress", "expected"),
+    [
+        (
+            BulkProgress(job_id=3, state=JobState.RUNNING, by_user=ADMIN, total=200, queued=120, skipped=3),
+            f"⏳ Bulk resync by <@{ADMIN}>: 120/200 queued · 3 skipped",
+        ),
+        (
+            BulkProgress(
+                job_id=3, state=JobState.DONE, by_user=ADMIN, total=200, queued=196, skipped=3, failed=1
+            ),
+            f"✅ Bulk resync by <@{ADMIN}> finished: 196/200 queued · 3 skipped · 1 failed",
+        ),
+        (
+            BulkProgress(
+                job_id=3, state=JobState.CANCELLED, by_user=ADMIN, total=200, queued=120, cancelled_by="U0BO"
+            ),
+            f"⏹️ Bulk resync by <@{ADMIN}>, cancelled by <@U0BO>: 120/200 queued · 80 not resynced",
+        ),
+    ],
+    ids=["running", "done", "cancelled"],
+)
+def test_the_progress_line(progress: BulkProgress, expected: str) -> None:
+    [block] = bulk_progress(progress)
+    assert all_text("", [block]) == expected or expected in all_text("", [block])
+    cancel = block.get("accessory")
+    if progress.state is JobState.RUNNING:
+        assert cancel is not None
+        assert cancel["action_id"] == Action.BULK_CANCEL
+        assert decode(JobRef, cancel["value"]) == JobRef(job=3)
+    else:
+        assert cancel is None
 
 
 def test_hostile_names_in_the_modal_are_escaped() -> None:

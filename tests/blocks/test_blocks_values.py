@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from blocks.bulk import BULK_MAX
 from blocks.limits import MAX_OPTIONS
 from blocks.values import (
     MAX_ID,
@@ -96,7 +95,6 @@ def test_a_huge_run_list_is_refused() -> None:
 
 
 def test_every_run_list_syncbot_writes_fits_the_model() -> None:
-    assert BULK_MAX <= MAX_RUNS
     assert MAX_OPTIONS <= MAX_RUNS
 
 

@@ -5,20 +5,17 @@ with its outcome in the digest, having been retried in Patchworks exactly once."
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from support.harness import CHANNEL, SIGNING_SECRET, FakeSlack, Sim
+from support.process import Bot
 from support.slack import digest_ts, entry_text, shown_runs
-from support.waiting import free_port, wait_until
+from support.waiting import wait_until
 
 from blocks.ids import Action
 from bot.faults import RESYNC_CRASH_POINTS
@@ -31,38 +28,6 @@ ANA = "U0ADA"
 RETRY_SENT = "retry_sent"
 STEPS = (RESYNC_CRASH_POINTS[0], RETRY_SENT, *RESYNC_CRASH_POINTS[1:])
 TIMEOUT_SECONDS = "0.5"  # a claim is taken for stranded after 2 x 0.5 + 5 s
-
-
-class Bot:
-    """One `syncbot run` process on its own port."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        with log.open("w") as stderr:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run"],
-                env={**os.environ, **env, "PORT": str(self.port)},
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-            )
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                httpx.get(f"{self.url}/healthz", timeout=1)
-                return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise AssertionError("syncbot run did not start")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(40)
 
 
 def click_resync(slack: FakeSlack, bot: Bot, run_id: int) -> None:
