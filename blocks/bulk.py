@@ -38,7 +38,9 @@ _IDS_PER_REASON = 5
 _REASONS = 8
 
 
-def bulk_actions(items: Sequence[DigestItem], *, message_id: int | None) -> Block | None:
+def bulk_actions(
+    items: Sequence[DigestItem], *, message_id: int | None, listing: BulkRef | None = None, total: int = 0
+) -> Block | None:
     """Select-entries menu plus "Resync selected…" and "Resync all…", if anything is resyncable.
 
     Both buttons open a confirmation modal server-side, so they carry no confirm dialog.
@@ -67,12 +69,21 @@ def bulk_actions(items: Sequence[DigestItem], *, message_id: int | None) -> Bloc
         value=encode(BulkRef(msg=message_id)),
         accessibility_label="Resync the selected entries",
     )
-    every = button(
-        "Resync all…",
-        Action.BULK_RESYNC_ALL,
-        value=encode(BulkRef(msg=message_id, runs=tuple(entry.run_id for entry in offered))),
-        accessibility_label=f"Resync all {len(offered)} resyncable entries shown",
-    )
+    if listing is not None and total > len(items):
+        # More pages: "all" means every failure the listing matches, not just this page's.
+        every = button(
+            f"Resync all {total}…",
+            Action.BULK_RESYNC_ALL,
+            value=encode(listing),
+            accessibility_label=f"Resync all {total} failed syncs this listing matches, on every page",
+        )
+    else:
+        every = button(
+            "Resync all…",
+            Action.BULK_RESYNC_ALL,
+            value=encode(BulkRef(msg=message_id, runs=tuple(entry.run_id for entry in offered))),
+            accessibility_label=f"Resync all {len(offered)} resyncable entries shown",
+        )
     return actions(select, selected, every, key="bulk")
 
 

@@ -11,7 +11,7 @@ from blocks.ids import Action, Command
 from blocks.limits import MAX_MESSAGE_BLOCKS, MESSAGE_TEXT_BUDGET, visible_text_length
 from blocks.model import Listing
 from blocks.text import escape, escaped, one_line, slack_date, truncate
-from blocks.values import MAX_LIST_MINUTES, ListRef, encode
+from blocks.values import MAX_LIST_MINUTES, BulkRef, ListRef, encode
 
 __all__ = [
     "LISTING_PAGE_SIZE",
@@ -99,7 +99,10 @@ def build_listing(listing: Listing) -> tuple[str, list[Block]]:
         section(f"*{count}*{where} {page}", key="head"),
         *_notes(listing.as_of, listing.now, listing.notice),
     ]
-    tail = [block for block in (bulk_actions(items, message_id=None), _pager(listing)) if block]
+    minutes = min(max(listing.minutes, 1), MAX_LIST_MINUTES)
+    whole = BulkRef(q=listing.query[:_MAX_QUERY], minutes=minutes)
+    bulk = bulk_actions(items, message_id=None, listing=whole, total=listing.total)
+    tail = [block for block in (bulk, _pager(listing)) if block]
     if tail:
         tail.insert(0, divider(key="div"))
     entries = entry_list(

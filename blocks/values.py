@@ -65,12 +65,18 @@ class EntryRef(_Value):
 
 
 class BulkRef(_Value):
-    """A bulk action on a digest message, or on a listing when `msg` is None."""
+    """A bulk action on a digest message, or on a listing when `msg` is None.
+
+    A listing's "Resync all N…" names its filter and window (`q`, `minutes`) instead of its runs:
+    every matching failure in the store, on every page, is resynced.
+    """
 
     v: Literal[1] = 1
     msg: Id | None = None
     runs: tuple[RunId, ...] = Field((), max_length=MAX_RUNS)
     ch: str | None = Field(None, max_length=32)  # where to answer when there is no digest
+    q: str | None = Field(None, max_length=200)
+    minutes: int | None = Field(None, ge=1, le=MAX_LIST_MINUTES)
 
 
 class JobRef(_Value):

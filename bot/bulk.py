@@ -34,7 +34,7 @@ from bot.patchworks.report import SyncReport
 from bot.resync import Resyncer, ResyncStatus
 from bot.slack import SlackClient, SlackError
 from bot.states import JobRunState, ResyncOutcome
-from bot.store import ResyncRow, Store, UnitOfWork
+from bot.store import EntryRow, ResyncRow, Store, UnitOfWork
 from bot.store.jobs import JobRow, JobRunRow
 
 __all__ = ["BulkJobs"]
@@ -50,6 +50,8 @@ _PROGRESS_EVERY = timedelta(seconds=3)
 # How long a worker rests when a pass over a job settled nothing (claims still being settled,
 # Patchworks rate-limiting) and between looks for work when idle.
 _IDLE = 5.0
+# Retries of one job in flight at once.
+_IN_FLIGHT = 4
 # Runs looked up in the store per query (bound parameters stay well under SQLite's limit).
 _LOOKUP_CHUNK = 500
 # A run the re-check could not read: tried again on the next pass.
@@ -79,6 +81,7 @@ class _Pass:
     job: JobRow
     renewed: datetime
     settled: int = 0
+    stopped: bool = False  # cancelled, stopping, or the lease was lost: settle nothing more
     starts: list[datetime] = field(default_factory=list)
     progress_at: datetime = field(init=False)
 
@@ -127,9 +130,12 @@ class BulkJobs:
     ) -> BulkPlan:
         """What a bulk resync would do, from the store; the runs to resync become a proposed job."""
         unique = list(dict.fromkeys(run_ids))
-        async with self._store.unit_of_work() as uow:
-            tracked = await uow.entries.for_runs(unique)
-            claims = await uow.resyncs.for_runs(unique)
+        tracked: dict[int, EntryRow] = {}
+        claims: dict[int, ResyncRow] = {}
+        for chunk in _chunks(unique, _LOOKUP_CHUNK):
+            async with self._store.unit_of_work() as uow:
+                tracked.update(await uow.entries.for_runs(chunk))
+                claims.update(await uow.resyncs.for_runs(chunk))
         to_resync: list[SyncEntry] = []
         skipped: list[Skipped] = []
         for run_id in unique:
@@ -280,14 +286,13 @@ class BulkJobs:
                     async for page in self._report.failed_pages(
                         min(pass_.starts) - _EDGE, until=max(pass_.starts) + _EDGE
                     ):
-                        for entry in page:
-                            found = to_check.pop(entry.run_id, _UNREAD)
-                            if isinstance(found, JobRunRow) and not await self._step(pass_, found, entry):
-                                return pass_.settled > 0
-                        if not to_check:
+                        found = [(to_check.pop(e.run_id), e) for e in page if e.run_id in to_check]
+                        if not await self._steps(pass_, found) or not to_check:
                             break
             except PatchworksError as exc:
                 log.warning("bulk job %s: re-check read failed (%s); trying again shortly", job.id, exc)
+                return pass_.settled > 0
+            if pass_.stopped:
                 return pass_.settled > 0
         for run in list(to_check.values()):
             current = await self._read_one(run.run_id)
@@ -303,6 +308,31 @@ class BulkJobs:
         elif job.message_id is not None:
             await self._show_progress(job.message_id)
         return pass_.settled > 0
+
+    async def _steps(self, pass_: _Pass, found: list[tuple[JobRunRow, SyncEntry]]) -> bool:
+        """Settle one page's runs, a few retries in flight at once; False when the pass must stop.
+
+        A few at once because each retry waits for Patchworks' answer: one at a time, a slow
+        answer would leave the budget unspent. The next page is read only after this one is
+        done, so a run is retried soon after the page that re-checked it.
+        """
+        slots = asyncio.Semaphore(_IN_FLIGHT)
+
+        lost = False
+
+        async def settle(run: JobRunRow, entry: SyncEntry) -> None:
+            nonlocal lost
+            async with slots:
+                try:
+                    if not pass_.stopped and not await self._step(pass_, run, entry):
+                        pass_.stopped = True
+                except _LeaseLost:
+                    lost = pass_.stopped = True
+
+        await asyncio.gather(*(settle(run, entry) for run, entry in found))
+        if lost:
+            raise _LeaseLost
+        return not pass_.stopped
 
     async def _step(self, pass_: _Pass, run: JobRunRow, current: SyncEntry | None) -> bool:
         """Settle one re-checked run; False when the pass must stop (cancelled, lease lost, stopping)."""

@@ -140,6 +140,12 @@ class Lister:
             notice=notice,
         )
 
+    async def matching_runs(self, query: str, minutes: int) -> list[int]:
+        """Every run a listing of `query` over the last `minutes` shows, on all its pages."""
+        since = self._clock() - timedelta(minutes=minutes)
+        async with self._store.unit_of_work() as uow:
+            return await uow.entries.matching_runs(query, since)
+
     async def _cover(self, since: datetime) -> None:
         """Return once the mirror reaches back to `since`, backfilling it if needed."""
         # A little further back than asked, so everyone asking in the same minute shares one read.

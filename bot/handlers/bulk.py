@@ -61,7 +61,9 @@ async def resync_all(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCont
     if ref is None:
         return
     runs = list(ref.runs)
-    if ref.msg is not None:
+    if ref.q is not None and ref.minutes is not None:
+        runs = await services.lister.matching_runs(ref.q, ref.minutes)
+    elif ref.msg is not None:
         async with services.store.unit_of_work() as uow:
             digest = await uow.messages.digest(ref.msg)
         runs = [item.entry.run_id for item in digest.items] if digest else []

@@ -169,6 +169,19 @@ class EntryRepo:
         )
         return EntryPage(rows=tuple(entry_row(row) for row in rows), total=int(total or 0))
 
+    async def matching_runs(self, query: str, since: datetime) -> list[int]:
+        """Current run ids of every entry started since `since` matching `query`, newest first."""
+        c = entries_table.c
+        where = [c.started_at >= since]
+        if (matching := _matching(query)) is not None:
+            where.append(matching)
+        rows = await self._conn.execute(
+            select(c.current_run_id)
+            .where(and_(*where))
+            .order_by(c.started_at.desc(), c.current_run_id.desc())
+        )
+        return [int(run_id) for (run_id,) in rows]
+
     async def prune(self, before: datetime) -> int:
         """Forget entries started before `before`, except those of a digest created since then
         (shown in one of its messages or counted in its "+N more"), so every digest that may

@@ -65,9 +65,14 @@ def test_header_names_count_filter_window_and_page() -> None:
 def test_listing_has_bulk_actions_without_a_digest() -> None:
     _, blocks = build_listing(listing())
     assert decode(BulkRef, buttons(blocks, Action.BULK_RESYNC_SELECTED)[0]["value"]) == BulkRef(msg=None)
-    every = decode(BulkRef, buttons(blocks, Action.BULK_RESYNC_ALL)[0]["value"])
-    assert every.msg is None
-    assert len(every.runs) == LISTING_PAGE_SIZE
+    [every_button] = buttons(blocks, Action.BULK_RESYNC_ALL)
+    # 40 matching failures over 3 pages: "all" is every one of them, named by the filter.
+    assert every_button["text"]["text"] == "Resync all 40…"
+    every = decode(BulkRef, every_button["value"])
+    assert (every.msg, every.runs, every.q, every.minutes) == (None, (), "netsuite", 120)
+    _, one_page = build_listing(listing(n=3).model_copy(update={"total": 3, "pages": 1, "page": 1}))
+    single = decode(BulkRef, buttons(one_page, Action.BULK_RESYNC_ALL)[0]["value"])
+    assert len(single.runs) == 3
     entry_button = buttons(blocks, Action.DETAILS)[0]
     assert '"msg":null' in entry_button["value"]
 

@@ -86,8 +86,9 @@ def test_a_bulk_job_killed_half_way_resumes_and_retries_each_run_exactly_once(
     first.process.wait(40)
     assert first.process.returncode == -signal.SIGKILL, first.log.read_text()
     retried_before = len(sim.world.retry_calls)
-    expected_before = KILLED_AT if step == "resync_answered" else KILLED_AT - 1
-    assert retried_before == expected_before  # killed in the middle of the job
+    # Killed in the middle of the job; the job's other retries in flight may have reached
+    # Patchworks by then, unrecorded: those are the runs that must not be retried again.
+    assert KILLED_AT - 1 <= retried_before < planned
 
     second = Bot(env, tmp_path / "second.log")
     bots.append(second)
