@@ -61,10 +61,9 @@ LAUNCH = """
 import asyncio, dataclasses, sys
 loop, http, connections = sys.argv[1:4]
 del sys.argv[1:4]
-if loop == "uvloop":
-    import uvloop
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-import bot.edge, bot.runtime
+import bot.cli, bot.edge, bot.runtime
+if loop == "asyncio":
+    bot.cli.event_loop_factory = lambda: None  # syncbot runs on uvloop whenever it is installed
 if connections != "-":
     limits = bot.edge.DEFAULT_LIMITS
     bot.edge.DEFAULT_LIMITS = dataclasses.replace(limits, max_connections=int(connections))

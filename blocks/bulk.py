@@ -14,12 +14,13 @@ from blocks.elements import (
     plain_text,
     seal,
     section,
+    verbatim,
 )
 from blocks.entry import counts_text, flow_counts, offers_resync, run_label, unique_runs
 from blocks.ids import Action, ViewId
 from blocks.limits import MAX_OPTIONS, OPTION_TEXT, SECTION_TEXT
 from blocks.model import BulkPlan, BulkProgress, DigestItem, JobState, Skipped
-from blocks.text import escaped, first_line, one_line, plain, truncate, user_mention
+from blocks.text import first_line, one_line, plain, truncate, user_mention
 from blocks.values import MAX_RUNS, BulkRef, InvalidValue, JobRef, decode_run_option, encode
 from bot.patchworks.models import SyncEntry
 
@@ -39,7 +40,12 @@ _REASONS = 8
 
 
 def bulk_actions(
-    items: Sequence[DigestItem], *, message_id: int | None, listing: BulkRef | None = None, total: int = 0
+    items: Sequence[DigestItem],
+    *,
+    message_id: int | None,
+    listing: BulkRef | None = None,
+    total: int = 0,
+    every: bool = True,
 ) -> Block | None:
     """Select-entries menu plus "Resync selected…" and "Resync all…", if anything is resyncable.
 
@@ -71,20 +77,20 @@ def bulk_actions(
     )
     if listing is not None and total > len(items):
         # More pages: "all" means every failure the listing matches, not just this page's.
-        every = button(
+        all_button = button(
             f"Resync all {total}…",
             Action.BULK_RESYNC_ALL,
             value=encode(listing),
             accessibility_label=f"Resync all {total} failed syncs this listing matches, on every page",
         )
     else:
-        every = button(
+        all_button = button(
             "Resync all…",
             Action.BULK_RESYNC_ALL,
             value=encode(BulkRef(msg=message_id, runs=tuple(entry.run_id for entry in offered))),
             accessibility_label=f"Resync all {len(offered)} resyncable entries shown",
         )
-    return actions(select, selected, every, key="bulk")
+    return actions(select, selected, *([all_button] if every else []), key="bulk")
 
 
 def _option_label(entry: SyncEntry) -> str:
@@ -118,7 +124,10 @@ def selected_runs(state_values: object) -> tuple[int, ...]:
 
 
 def skipped_text(skipped: Sequence[Skipped]) -> str:
-    """`2 skipped: already retried (runs 1, 2) · flow is disabled (run 3)`, escaped and bounded."""
+    """`2 skipped: already retried (runs 1, 2) · flow is disabled (run 3)`, bounded, for plain_text.
+
+    The reasons are shown as written (escaped for plain_text only, never for mrkdwn).
+    """
     by_reason: dict[str, list[int]] = {}
     for item in skipped:
         by_reason.setdefault(one_line(item.reason) or "not allowed", []).append(item.entry.run_id)
@@ -126,7 +135,7 @@ def skipped_text(skipped: Sequence[Skipped]) -> str:
     for reason, runs in list(by_reason.items())[:_REASONS]:
         ids = ", ".join(str(run) for run in runs[:_IDS_PER_REASON])
         more = f" +{len(runs) - _IDS_PER_REASON} more" if len(runs) > _IDS_PER_REASON else ""
-        parts.append(f"{escaped(reason, 80)} ({'run' if len(runs) == 1 else 'runs'} {ids}{more})")
+        parts.append(f"{plain(reason, 150)} ({'run' if len(runs) == 1 else 'runs'} {ids}{more})")
     if len(by_reason) > _REASONS:
         parts.append(f"+{len(by_reason) - _REASONS} other reasons")
     return f"{len(skipped)} skipped: " + " · ".join(parts)
@@ -150,13 +159,13 @@ def build_bulk_confirm_modal(plan: BulkPlan) -> Block:
             "in the message and a summary follows."
         )
         blocks.append(section(intro, key="intro"))
-        blocks.append(context(counts_text(flow_counts(chosen), top=10), key="flows"))
+        blocks.append(context(verbatim(counts_text(flow_counts(chosen), top=10), 2000), key="flows"))
         lines = [_entry_line(entry) for entry in chosen[:_LISTED]]
         if len(chosen) > _LISTED:
             lines.append(f"+{len(chosen) - _LISTED} more")
-        blocks += line_sections(lines, key="list")
+        blocks += line_sections(lines, key="list", as_plain=True)
     if plan.skipped:
-        blocks.append(section(skipped_text(plan.skipped), key="skipped"))
+        blocks.append(section(plain_text(skipped_text(plan.skipped), emoji=False), key="skipped"))
     return modal(
         "Resync entries",
         blocks,
@@ -194,8 +203,10 @@ def bulk_progress(progress: BulkProgress) -> list[Block]:
 
 
 def _entry_line(entry: SyncEntry) -> str:
-    reference = f" · {escaped(one_line(entry.reference), 30)}" if entry.reference else ""
-    return f"• {run_label(entry.run_id)}{reference} · {escaped(one_line(entry.flow_name), 60)}"
+    """`• run 1 · #1045 · Flow name`, reference and flow as written (escaped for plain_text)."""
+    reference = one_line(entry.reference or "")
+    shown = f" · {plain(reference, 30)}" if reference else ""
+    return f"• {run_label(entry.run_id)}{shown} · {plain(one_line(entry.flow_name), 60)}"
 
 
 def build_bulk_summary(
@@ -213,12 +224,16 @@ def build_bulk_summary(
     if cancelled_by is not None:
         head += f", cancelled by {user_mention(cancelled_by)}"
     counts = [f"{len(queued)} queued"]
+    # Why entries were skipped or failed is Patchworks' text (or quotes it): plain_text, verbatim.
+    why = []
     if skipped:
-        counts.append(skipped_text(skipped))
+        counts.append(f"{len(skipped)} skipped")
+        why.append(skipped_text(skipped))
     if failed:
-        reasons = dict.fromkeys(escaped(first_line(reason) or "unknown error", 120) for _, reason in failed)
+        counts.append(f"{len(failed)} failed")
+        reasons = dict.fromkeys(plain(first_line(reason) or "unknown error", 120) for _, reason in failed)
         shown = "; ".join(list(reasons)[:3]) + ("; …" if len(reasons) > 3 else "")
-        counts.append(f"{len(failed)} failed: {shown}")
+        why.append(f"{len(failed)} failed: {shown}")
     if not_run:
         counts.append(f"{not_run} not resynced")
     summary = f"{head}: " + ", ".join(counts)
@@ -233,10 +248,13 @@ def build_bulk_summary(
     if len(queued) > 20:
         lines.append(f"+{len(queued) - 20} more queued")
     lines += [
-        f"• {run_label(entry.run_id)} failed: {escaped(first_line(reason) or 'unknown error', 150)}"
+        f"• {run_label(entry.run_id)} failed: {plain(first_line(reason) or 'unknown error', 150)}"
         for entry, reason in failed[:10]
     ]
     if len(failed) > 10:
         lines.append(f"+{len(failed) - 10} more failed")
-    blocks = [section(truncate(summary, SECTION_TEXT), key="summary"), *line_sections(lines, key="runs")]
+    blocks = [section(truncate(summary, SECTION_TEXT), key="summary")]
+    if why:
+        blocks.append(section(plain_text(truncate("\n".join(why), SECTION_TEXT), emoji=False), key="why"))
+    blocks += line_sections(lines, key="runs", as_plain=True)
     return text, seal(blocks)

@@ -1,4 +1,8 @@
-"""The Details modal: everything known about one entry, with its full error lines."""
+"""The Details modal: everything known about one entry, with its full error lines.
+
+Patchworks' text (flow name, reference, trigger, error lines, step names, health evidence) is
+shown verbatim in plain_text; syncbot's facts and history are mrkdwn.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +20,9 @@ from blocks.elements import (
     mrkdwn,
     plain_text,
     section,
+    verbatim,
 )
-from blocks.entry import RESYNCABLE_STATES, offers_resync, resync_button, run_label, state_line, systems_label
+from blocks.entry import not_offered, offers_resync, resync_button, run_label, state_texts, systems_label
 from blocks.ids import Action, ViewId
 from blocks.limits import MAX_VIEW_BLOCKS, VIEW_BYTES, view_size
 from blocks.model import Attempt, DetailsModel, DigestItem, EntryState
@@ -25,7 +30,6 @@ from blocks.text import (
     ELLIPSIS,
     chunks,
     escape_entities,
-    escaped,
     first_line,
     link,
     one_line,
@@ -59,18 +63,30 @@ _STATE_WORDS = {
 
 
 def health_line(health: SystemHealth, evidence_limit: int = 200) -> str:
-    """`🔑 *NetSuite*: Failed Authentication — 3 failures · last error: …` (escaped)."""
-    line = f"{_HEALTH_ICON[health.health]} *{escaped(one_line(health.system), 40)}*: {health.health.value}"
+    """`🔑 NetSuite: Failed Authentication — 3 failures · last error: …`, escaped for plain_text.
+
+    The evidence is Patchworks' error text, shown as written, so the line is plain_text.
+    """
+    line = f"{_HEALTH_ICON[health.health]} {one_line(health.system)[:40]}: {health.health.value}"
     if health.failures:
         line += f" — {health.failures} {'failure' if health.failures == 1 else 'failures'}"
+    line = plain(line, 200)
     if health.evidence and health.health is not Health.OPERATIONAL:
-        line += f" · last error: {escaped(first_line(health.evidence), evidence_limit)}"
+        line += f" · last error: {plain(first_line(health.evidence), evidence_limit)}"
     return line
 
 
-def _or_dash(value: str | None, limit: int = 200) -> str:
-    text = one_line(value or "")
-    return escaped(text, limit) if text else "—"
+def _identity(entry: SyncEntry) -> Block | None:
+    """Reference and trigger as Patchworks wrote them (plain_text), if it gave either."""
+    lines = [
+        f"{label}: {plain(value, 200)}"
+        for label, value in (
+            ("Reference", one_line(entry.reference or "")),
+            ("Trigger", one_line(entry.trigger or "")),
+        )
+        if value
+    ]
+    return section(plain_text("\n".join(lines), emoji=False), key="ids") if lines else None
 
 
 def _fields(entry: SyncEntry) -> Block:
@@ -81,10 +97,8 @@ def _fields(entry: SyncEntry) -> Block:
         attempt += f", retried as {run_label(entry.retried_as)}"
     fields = [
         f"*Run*\n{link(entry.url, str(entry.run_id))}",
-        f"*Reference*\n{_or_dash(entry.reference)}",
         f"*Systems*\n{systems_label(entry.systems) or 'not recognised'}",
         f"*Status*\n{entry.status.label}",
-        f"*Trigger*\n{_or_dash(entry.trigger)}",
         f"*Attempt*\n{attempt}",
         f"*Started*\n{slack_date(entry.started_at) if entry.started_at else '—'}",
         f"*Finished*\n{slack_date(entry.finished_at) if entry.finished_at else '—'}",
@@ -102,9 +116,9 @@ def _actions(model: DetailsModel) -> list[Block]:
         label = "Resync again" if outcome.state is EntryState.FAILED_AGAIN else "Resync"
         elements.append(resync_button(entry, message_id=model.message_id, label=label))
     blocks = [actions(*elements, key="actions")] if elements else []
-    if outcome.state in RESYNCABLE_STATES and not entry.resyncability.allowed:
-        reason = escaped(one_line(entry.resyncability.reason or "not allowed"), 200)
-        blocks.append(context(f"Resync not offered: {reason}", key="why"))
+    why = not_offered(entry, outcome)
+    if why is not None:
+        blocks.append(context(why, key="why"))
     return blocks
 
 
@@ -120,11 +134,11 @@ def _attempt_line(attempt: Attempt) -> str:
 def _history(model: DetailsModel) -> list[Block]:
     blocks: list[Block] = []
     if model.health:
-        lines = ["*Connector health* (derived from recent errors)"]
-        lines += [health_line(health) for health in model.health[:_MAX_SYSTEMS]]
+        blocks.append(section("*Connector health* (derived from recent errors)", key="health"))
+        lines = [health_line(health) for health in model.health[:_MAX_SYSTEMS]]
         if len(model.health) > _MAX_SYSTEMS:
             lines.append(f"+{len(model.health) - _MAX_SYSTEMS} more systems")
-        blocks += line_sections(lines, key="health")
+        blocks += line_sections(lines, key="health.", as_plain=True)
     if model.attempts:
         lines = ["*Resync history*"]
         if len(model.attempts) > _MAX_ATTEMPTS:
@@ -187,21 +201,30 @@ def _notice_text(notice: str) -> str:
 def build_details_modal(model: DetailsModel) -> Block:
     """The Details modal for one entry, within Slack's view limits for any error log."""
     entry = model.entry
-    item_state = state_line(entry, model.outcome)
-    blocks = [header(plain(one_line(entry.flow_name) or "Unknown flow", 150), key="head")]
+    item_state = state_texts(entry, model.outcome)
+    name = plain(one_line(entry.flow_name), 150).strip() or "Unknown flow"
+    blocks = [header(name, key="head", emoji=False)]
     if model.notice and model.notice.strip():
         blocks.append(section(f":information_source: {_notice_text(model.notice)}", key="notice"))
+    identity = _identity(entry)
+    if identity is not None:
+        blocks.append(identity)
     blocks.append(_fields(entry))
     if item_state:
-        blocks.append(section(item_state, key="state"))
+        blocks.append(context(*item_state, key="state"))
     blocks += _actions(model)
     blocks += _history(model)
     count = len(entry.errors)
-    heading = f"*Error details* ({count} {'line' if count == 1 else 'lines'})"
-    if not entry.errors:
-        summary = one_line(entry.summary or "")
-        heading = "*Error details*\n" + (escaped(summary, 2000) if summary else "No error lines returned.")
-    blocks += [divider(key="div"), section(heading, key="errors")]
+    blocks.append(divider(key="div"))
+    if entry.errors:
+        blocks.append(section(f"*Error details* ({count} {'line' if count == 1 else 'lines'})", key="errors"))
+    else:
+        summary = (entry.summary or "").strip()
+        blocks.append(
+            section("*Error details*" + ("" if summary else "\nNo error lines returned."), key="errors")
+        )
+        if summary:
+            blocks.append(section(verbatim(summary, 2000), key="summary"))
     metadata = encode(EntryRef(run=entry.run_id, msg=model.message_id))
     frame = modal("Failed sync", blocks, callback_id=ViewId.DETAILS, private_metadata=metadata)
     used = view_size(frame) or 0

@@ -1,139 +1,184 @@
-"""The failed-sync digest: one Slack message per part of a poll's new failures.
+"""The failed-sync digest, organised by cause: one message per outage.
 
-Callers split a poll's items with `split_for_messages` and post one message per chunk; an
-empty digest is not posted at all, so `build_digest` refuses zero items.
+A poll's new causes go into one message in the channel (part 1); what does not fit goes into its
+thread (parts 2, 3, … of the same digest). Each cause shows its error as Patchworks wrote it, how
+many runs it covers, where and since when, a suggested next step, "Resync all N…" and its newest
+runs with their own actions. New failures of a cause already open in a recent digest are added
+to it, and the message is rewritten in place.
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter
-from collections.abc import Iterable
-from datetime import timedelta
+from collections.abc import Sequence
 
 from blocks.bulk import bulk_actions, bulk_progress
-from blocks.elements import Block, button, context, divider, header, seal, section
-from blocks.entry import counts_text, entry_list, flow_counts, unique_runs
+from blocks.elements import Block, button, context, divider, header, plain_text, seal, section, verbatim
+from blocks.entry import ENTRY_BLOCKS as _ENTRY_BLOCKS
+from blocks.entry import entry_list, systems_label
 from blocks.ids import Action
 from blocks.limits import MAX_MESSAGE_BLOCKS, MESSAGE_TEXT_BUDGET, visible_text_length
-from blocks.model import Digest, DigestItem, EntryState
-from blocks.text import escape, one_line, plain, slack_date, truncate
-from blocks.values import MAX_LIST_MINUTES, ListRef, encode
+from blocks.model import CauseView, Digest, JobState
+from blocks.text import escape_entities, escaped, one_line, slack_date, truncate
+from blocks.values import CauseRef, encode
 
-__all__ = ["ENTRIES_PER_MESSAGE", "OVERFLOW_MARGIN", "build_digest", "split_for_messages"]
+__all__ = ["CAUSES_PER_MESSAGE", "ENTRIES_PER_MESSAGE", "build_digest", "cause_blocks"]
 
-# 20 entries of 2 blocks plus the frame stay under 50 blocks, and ~450 characters per entry
-# under the 10,000-character text budget.
-ENTRIES_PER_MESSAGE = 20
-# Added to the age of the oldest overflow failure: "List them" still finds it when clicked this
-# long after the digest was posted (and it is the whole window when no start time is known).
-OVERFLOW_MARGIN = timedelta(hours=24)
-# Headroom under the budget for what the frame estimate cannot see (rounding, future tweaks).
+# Causes per message: a cause's frame costs CAUSE_FRAME blocks, so four leave room for entries.
+CAUSES_PER_MESSAGE = 4
+# Runs shown per message, over all its causes (each run costs _ENTRY_BLOCKS blocks).
+ENTRIES_PER_MESSAGE = 12
+# Divider, the cause's head (with "Resync all N…"), its error, its context, and "+N more".
+CAUSE_FRAME = 5
+# The message's header and context, the selection row and its bulk progress line.
+_MESSAGE_FRAME = 4
+# Headroom under the text budget for what the estimate cannot see.
 _TEXT_MARGIN = 200
-_TALLY = (
-    (EntryState.OK, "resynced OK"),
-    (EntryState.QUEUED, "queued"),
-    (EntryState.FAILED_AGAIN, "failed again"),
-    (EntryState.ERROR, "resync errors"),
-)
+_FLOWS_SHOWN = 3
+# A cause's error in the digest: four of them stay well inside the message's text budget (the
+# Details modal shows every line in full).
+_EXAMPLE_CHARS = 1200
+_FLOWS_CHARS = 300
 
 
-def _sort_key(item: DigestItem) -> tuple[str, int, int]:
-    flow = item.entry.flow
-    return (item.entry.flow_name.casefold(), flow.id if flow else 0, item.entry.run_id)
+def _allot(causes: Sequence[CauseView], capacity: int) -> list[int]:
+    """How many runs each cause shows: round robin, newest causes' runs first, within capacity."""
+    shown = [0] * len(causes)
+    left = capacity
+    while left > 0:
+        progressed = False
+        for index, cause in enumerate(causes):
+            if left and shown[index] < len(cause.items):
+                shown[index] += 1
+                left -= 1
+                progressed = True
+        if not progressed:
+            break
+    return shown
 
 
-def split_for_messages(items: Iterable[DigestItem]) -> list[list[DigestItem]]:
-    """Items sorted by flow, then run, in chunks of at most ENTRIES_PER_MESSAGE (one per message)."""
-    ordered = sorted(items, key=_sort_key)
-    return [ordered[i : i + ENTRIES_PER_MESSAGE] for i in range(0, len(ordered), ENTRIES_PER_MESSAGE)]
+def _health_text(cause: CauseView) -> str:
+    return " · ".join(f"⚠️ {escaped(item.system, 40)}: {item.health.value}" for item in cause.health[:3])
 
 
-def _title(count: int, digest: Digest) -> str:
-    title = f"⚠️ {count} failed {'sync' if count == 1 else 'syncs'}"
-    return title + (f" (part {digest.part} of {digest.parts})" if digest.parts > 1 else "")
+def _head_text(cause: CauseView) -> str:
+    runs = "run" if cause.count == 1 else "runs"
+    if cause.resolved:
+        return f"✅ *Resolved* · {cause.count} {runs}"
+    parts = [f"*{cause.count} failed {runs}*"]
+    if cause.open_runs != cause.count:
+        parts.append(f"{cause.open_runs} still open")
+    if cause.systems:
+        parts.append(systems_label(cause.systems))
+    if cause.first_seen is not None and cause.last_seen is not None:
+        if cause.first_seen == cause.last_seen:
+            parts.append(f"at {slack_date(cause.first_seen)}")
+        else:
+            parts.append(f"first {slack_date(cause.first_seen)}, last {slack_date(cause.last_seen)}")
+    return " · ".join(parts)
 
 
-def _overflow(digest: Digest, hidden: list[DigestItem]) -> tuple[int, list[tuple[str, int]]]:
-    """Failures not shown: the poll's overflow plus items beyond this message's capacity."""
-    flows: Counter[str] = Counter(dict(digest.overflow_flows))
-    flows.update(item.entry.flow_name for item in hidden)
-    counts = sorted(flows.items(), key=lambda pair: (-pair[1], pair[0]))
-    return digest.overflow + len(hidden), counts
+def _resync_all(cause: CauseView, message_id: int) -> Block | None:
+    running = cause.bulk is not None and cause.bulk.state is JobState.RUNNING
+    if cause.resolved or running or cause.retryable <= 0:
+        return None
+    return button(
+        f"Resync all {cause.retryable}…",
+        Action.CAUSE_RESYNC_ALL,
+        value=encode(CauseRef(msg=message_id, cause=cause.cause_id)),
+        accessibility_label=f"Resync all {cause.retryable} open runs of this cause",
+    )
+
+
+def _context_block(cause: CauseView, key: str) -> Block:
+    """Flows (untrusted: plain_text), health and the next step (syncbot's words: mrkdwn)."""
+    elements: list[Block] = []
+    flows = [f"{one_line(name)} ({count})" for name, count in cause.flows[:_FLOWS_SHOWN]]
+    if len(cause.flows) > _FLOWS_SHOWN:
+        flows.append(f"+{len(cause.flows) - _FLOWS_SHOWN} more flows")
+    if flows:
+        elements.append(verbatim(" · ".join(flows), _FLOWS_CHARS))
+    health = _health_text(cause)
+    if health and not cause.resolved:
+        elements.append({"type": "mrkdwn", "text": health, "verbatim": True})
+    if not cause.resolved:
+        elements.append({"type": "mrkdwn", "text": f"💡 {escaped(cause.next_step, 300)}", "verbatim": True})
+    if not elements:
+        elements.append(plain_text("All runs resynced OK."))
+    return {"type": "context", "block_id": key, "elements": elements}
+
+
+def cause_blocks(
+    cause: CauseView, index: int, *, message_id: int, shown: int, text_budget: int
+) -> list[Block]:
+    """One cause: its head with "Resync all N…", its error verbatim, context, its newest runs."""
+    key = f"c{index}"
+    blocks: list[Block] = [divider(key=f"{key}d")]
+    blocks.append(section(_head_text(cause), key=f"{key}h", accessory=_resync_all(cause, message_id)))
+    example = cause.example if cause.example.strip() else "Patchworks gave no error details."
+    blocks.append(section(verbatim(example, _EXAMPLE_CHARS), key=f"{key}x"))
+    blocks.append(_context_block(cause, f"{key}c"))
+    if cause.bulk is not None:
+        blocks += [{**block, "block_id": f"{key}{block['block_id']}"} for block in bulk_progress(cause.bulk)]
+    items = cause.items[:shown]
+    if items:
+        rendered = entry_list(
+            items, message_id=message_id, text_budget=text_budget, block_budget=shown * _ENTRY_BLOCKS
+        )
+        # Flow headings are numbered per list: the cause's key keeps them unique in the message.
+        blocks += [{**block, "block_id": f"{key}{block['block_id']}"} for block in rendered]
+    hidden = cause.count - len(items)
+    if hidden > 0:
+        more = f"+{hidden} more {'run' if hidden == 1 else 'runs'} of this cause not shown"
+        more += "; “Resync all” covers them." if _resync_all(cause, message_id) is not None else "."
+        blocks.append(context(more, key=f"{key}m"))
+    return blocks
+
+
+def _title(digest: Digest) -> str:
+    runs = digest.runs
+    causes = len(digest.causes)
+    noun = "cause" if causes == 1 else "causes"
+    if digest.part > 1:
+        return f"… {causes} more {noun} ({runs} runs), part {digest.part} of {digest.parts}"
+    if digest.causes and all(cause.resolved for cause in digest.causes):
+        return f"✅ {runs} failed {'sync' if runs == 1 else 'syncs'}: all resolved"
+    total = f"⚠️ {runs} failed {'sync' if runs == 1 else 'syncs'} · {causes} {noun}"
+    return total + (f" (part 1 of {digest.parts})" if digest.parts > 1 else "")
 
 
 def build_digest(digest: Digest) -> tuple[str, list[Block]]:
-    """The digest message: top-level fallback text and blocks, always within Slack's limits.
+    """One digest message: its causes, each with its newest runs, always within Slack's limits.
 
-    Items past ENTRIES_PER_MESSAGE are counted in the "+N more" line rather than shown.
-    Raises ValueError on a digest without items: callers do not post one.
+    Raises ValueError on a digest without causes: callers do not post one.
     """
-    unique = unique_runs(digest.items)
-    if not unique:
-        raise ValueError("a digest without items is not posted")
-    shown, hidden = unique[:ENTRIES_PER_MESSAGE], unique[ENTRIES_PER_MESSAGE:]
-    title = _title(len(shown), digest)
-    counts = flow_counts(item.entry for item in shown)
-    tally = Counter(item.outcome.state for item in shown)
-    when = " · ".join(
-        [f"Posted {slack_date(digest.created_at)}"]
-        + [f"{tally[state]} {label}" for state, label in _TALLY if tally[state]]
-    )
-    head = [header(plain(title, 150), key="head"), context(counts_text(counts), when, key="summary")]
+    if not digest.causes:
+        raise ValueError("a digest without causes is not posted")
+    causes = digest.causes[:CAUSES_PER_MESSAGE]
+    title = _title(digest)
+    when = [f"Posted {slack_date(digest.created_at)}"]
+    if digest.updated_at is not None and digest.updated_at > digest.created_at:
+        when.append(f"updated {slack_date(digest.updated_at)}")
+    head = [header(truncate(title, 150), key="head"), context(" · ".join(when), key="when")]
     tail: list[Block] = []
-    bulk = bulk_actions(shown, message_id=digest.message_id)
-    if bulk is not None:
-        tail.append(bulk)
+    selection = bulk_actions(digest.items, message_id=digest.message_id, every=False)
+    if selection is not None:
+        tail.append(divider(key="div"))
+        tail.append(selection)
     if digest.bulk is not None:
         tail += bulk_progress(digest.bulk)
-    more, more_flows = _overflow(digest, hidden)
-    if more > 0:
-        tail.append(_more_section(digest, hidden, more, more_flows))
-    if tail:
-        tail.insert(0, divider(key="div"))
-    frame = head + tail
-    entries = entry_list(
-        shown,
-        message_id=digest.message_id,
-        text_budget=MESSAGE_TEXT_BUDGET - visible_text_length(frame) - _TEXT_MARGIN,
-        block_budget=MAX_MESSAGE_BLOCKS - len(frame),
-    )
-    flows = ", ".join(f"{one_line(name)} ({count})" for name, count in counts[:3])
-    extra = f", +{len(counts) - 3} more flows" if len(counts) > 3 else ""
-    text = truncate(escape(f"{title}: {flows}{extra}"), 300)
-    return text, seal(head + entries + tail)
-
-
-def _window_hours(digest: Digest, hidden: list[DigestItem]) -> int:
-    """The listing window, in hours, that "List them" opens.
-
-    A listing reaches back from the moment it is clicked, so the window covers the oldest failure
-    not shown (the poll's overflow, or an item past this message's capacity) as seen from the
-    digest's posting, plus OVERFLOW_MARGIN for the time between the post and the click; never
-    more than a listing accepts (15 days).
-    """
-    starts = [item.entry.started_at for item in hidden if item.entry.started_at is not None]
-    if digest.overflow_since is not None:
-        starts.append(digest.overflow_since)
-    reach = OVERFLOW_MARGIN
-    if starts:
-        reach += max(digest.created_at - min(starts), timedelta(0))
-    hours = math.ceil(reach.total_seconds() / 3600)
-    return min(max(hours, 1), MAX_LIST_MINUTES // 60)
-
-
-def _more_section(digest: Digest, hidden: list[DigestItem], more: int, flows: list[tuple[str, int]]) -> Block:
-    hours = _window_hours(digest, hidden)
-    text = f"+{more} more {'failure' if more == 1 else 'failures'} not shown"
-    if flows:
-        text += f" ({counts_text(flows)})"
-    return section(
-        text,
-        key="more",
-        accessory=button(
-            "List them",
-            Action.SHOW_ALL,
-            value=encode(ListRef(minutes=hours * 60)),
-            accessibility_label=f"List all failed syncs of the last {hours} hours",
-        ),
-    )
+    frames = len(head) + len(tail) + CAUSE_FRAME * len(causes) + sum(1 for c in causes if c.bulk)
+    capacity = min(ENTRIES_PER_MESSAGE, max(0, (MAX_MESSAGE_BLOCKS - frames) // _ENTRY_BLOCKS))
+    shown = _allot(causes, capacity)
+    budget = MESSAGE_TEXT_BUDGET - visible_text_length(head + tail) - _TEXT_MARGIN
+    # Each cause's frame first (its error up to 3,000 characters), then entries share the rest.
+    per_cause = max(0, budget // max(1, len(causes)))
+    body: list[Block] = []
+    for index, cause in enumerate(causes):
+        frame = cause_blocks(cause, index, message_id=digest.message_id, shown=0, text_budget=0)
+        entries_budget = max(0, per_cause - visible_text_length(frame))
+        body += cause_blocks(
+            cause, index, message_id=digest.message_id, shown=shown[index], text_budget=entries_budget
+        )
+    names = ", ".join(truncate(one_line(cause.example), 60) for cause in causes[:2])
+    text = truncate(escape_entities(f"{title}: {names}"), 300)
+    return text, seal(head + body + tail)

@@ -9,8 +9,8 @@ import hashlib
 import json
 from typing import Any
 
-from blocks.limits import BLOCK_ID
-from blocks.text import truncate
+from blocks.limits import BLOCK_ID, TEXT_OBJECT
+from blocks.text import plain, truncate
 
 __all__ = [
     "Block",
@@ -26,6 +26,7 @@ __all__ = [
     "plain_text",
     "seal",
     "section",
+    "verbatim",
 ]
 
 Block = dict[str, Any]
@@ -41,6 +42,13 @@ def plain_text(text: str, *, emoji: bool = True) -> Block:
     return {"type": "plain_text", "text": text, "emoji": emoji}
 
 
+def verbatim(text: str, limit: int = TEXT_OBJECT, *, empty: str = "—") -> Block:
+    """Untrusted text shown exactly as written: a plain_text object (so no mrkdwn applies) with
+    only `&`, `<`, `>` as entities and no `:shortcode:` turned into an emoji; `empty` if blank."""
+    text = plain(text, limit)
+    return plain_text(text if text.strip() else empty, emoji=False)
+
+
 def section(text: str | Block, *, key: str, accessory: Block | None = None) -> Block:
     """A section with mrkdwn text (or a given text object) and an optional accessory."""
     block: Block = {
@@ -53,8 +61,11 @@ def section(text: str | Block, *, key: str, accessory: Block | None = None) -> B
     return block
 
 
-def line_sections(lines: list[str], *, key: str, limit: int = 2900) -> list[Block]:
-    """Safe mrkdwn lines packed into as few sections as fit `limit` characters each."""
+def line_sections(lines: list[str], *, key: str, limit: int = 2900, as_plain: bool = False) -> list[Block]:
+    """Safe mrkdwn lines packed into as few sections as fit `limit` characters each.
+
+    With `as_plain`, the lines are escaped plain text (see text.plain) and the sections plain_text.
+    """
     packed: list[str] = []
     for line in lines:
         line = truncate(line, limit)
@@ -62,17 +73,20 @@ def line_sections(lines: list[str], *, key: str, limit: int = 2900) -> list[Bloc
             packed[-1] += "\n" + line
         else:
             packed.append(line)
+    if as_plain:
+        return [section(plain_text(text, emoji=False), key=f"{key}{i}") for i, text in enumerate(packed)]
     return [section(text, key=f"{key}{i}") for i, text in enumerate(packed)]
 
 
-def header(text: str, *, key: str) -> Block:
+def header(text: str, *, key: str, emoji: bool = True) -> Block:
     """A header block; `text` must already fit 150 characters."""
-    return {"type": "header", "block_id": key, "text": plain_text(text)}
+    return {"type": "header", "block_id": key, "text": plain_text(text, emoji=emoji)}
 
 
-def context(*texts: str, key: str) -> Block:
-    """A context block of mrkdwn texts."""
-    return {"type": "context", "block_id": key, "elements": [mrkdwn(t) for t in texts]}
+def context(*texts: str | Block, key: str) -> Block:
+    """A context block: strings become mrkdwn texts, text objects (e.g. `verbatim`) stay as given."""
+    elements = [mrkdwn(t) if isinstance(t, str) else t for t in texts]
+    return {"type": "context", "block_id": key, "elements": elements}
 
 
 def divider(*, key: str) -> Block:

@@ -1,7 +1,8 @@
 """Blocks for one entry of a digest or listing, and the pieces the other builders share.
 
-An entry costs exactly two blocks (a section and an actions row), so 20 entries plus the
-digest's frame stay within 50 blocks; the state and "not offered" lines live in the section.
+An entry costs exactly ENTRY_BLOCKS (3) blocks: a section showing Patchworks' text verbatim in
+plain_text (flow, reference, first error line), a context with syncbot's own words in mrkdwn
+(run link, dates, attempt, status, state) and an actions row. Builders size pages with it.
 """
 
 from __future__ import annotations
@@ -11,16 +12,37 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
-from blocks.elements import Block, actions, button, confirm_dialog, context, section
+from blocks.elements import (
+    Block,
+    actions,
+    button,
+    confirm_dialog,
+    context,
+    mrkdwn,
+    plain_text,
+    section,
+    verbatim,
+)
 from blocks.ids import Action
 from blocks.limits import CONFIRM_TEXT, visible_text_length
 from blocks.model import DigestItem, EntryState, Outcome
-from blocks.text import escaped, first_line, link, one_line, plain, slack_date, user_mention, web_url
+from blocks.text import (
+    escaped,
+    first_line,
+    link,
+    one_line,
+    plain,
+    slack_date,
+    truncate,
+    user_mention,
+    web_url,
+)
 from blocks.values import EntryRef, encode
 from bot.patchworks.models import SyncEntry
 
 __all__ = [
     "COMPACT",
+    "ENTRY_BLOCKS",
     "FULL",
     "LEVELS",
     "RESYNCABLE_STATES",
@@ -31,14 +53,17 @@ __all__ = [
     "entry_blocks",
     "entry_list",
     "flow_counts",
+    "not_offered",
     "offers_resync",
     "resync_button",
     "run_label",
-    "state_line",
+    "state_texts",
     "systems_label",
     "unique_runs",
 ]
 
+# Blocks per entry: the verbatim section, the context and the actions row.
+ENTRY_BLOCKS = 3
 # States in which the entry is (still) failed, so a resync makes sense.
 RESYNCABLE_STATES = frozenset({EntryState.FAILED, EntryState.FAILED_AGAIN, EntryState.ERROR})
 # Longer URLs are not linked from the entry line (the Details modal still offers them).
@@ -106,70 +131,97 @@ def details_button(entry: SyncEntry, *, message_id: int | None) -> Block:
     )
 
 
-def state_line(entry: SyncEntry, outcome: Outcome, detail: Detail = FULL) -> str | None:
-    """What syncbot did to the entry since it was posted, or None while it is simply failed."""
+def state_texts(entry: SyncEntry, outcome: Outcome, detail: Detail = FULL) -> list[Block]:
+    """What syncbot did to the entry since it was posted, as text objects ([] while simply failed).
+
+    syncbot's words (who, when, which run) are mrkdwn; Patchworks' reason, when there is one,
+    follows verbatim in a plain_text object.
+    """
     by = user_mention(outcome.by_user) if outcome.by_user else None
     new_run = outcome.new_run_id or (entry.run_id if entry.retry_of is not None else None)
-    note = escaped(first_line(outcome.detail), detail.note) if outcome.detail else ""
+    note = first_line(outcome.detail or "")
+    reason = [verbatim(note, detail.note)] if note else []
     match outcome.state:
         case EntryState.QUEUED:
             line = "⏳ Resync queued"
             line += f" by {by}" if by else ""
             line += f" at {slack_date(outcome.at)}" if outcome.at and detail.dates else ""
-            return line + (f" (new {run_label(new_run)})" if new_run else "")
+            return [mrkdwn(line + (f" (new {run_label(new_run)})" if new_run else ""))]
         case EntryState.OK:
             line = "✅ OK" + (f" ({run_label(new_run)})" if new_run else "")
-            return line + (f" — resynced by {by}" if by else "")
+            return [mrkdwn(line + (f" — resynced by {by}" if by else ""))]
         case EntryState.FAILED_AGAIN:
             line = "❌ Failed again" + (f" ({run_label(new_run)})" if new_run else "")
             # The entry is the retry by now, so its error line may already say the same thing.
-            repeated = first_line(outcome.detail or "") == first_line(entry.error_summary)
-            return line + (f": {note}" if note and not repeated else "")
+            if note == first_line(entry.error_summary):
+                reason = []
+            return [mrkdwn(line + (":" if reason else "")), *reason]
         case EntryState.ERROR:
-            return "⚠️ Resync failed" + (f": {note}" if note else "")
-    return None
+            return [mrkdwn("⚠️ Resync failed" + (":" if reason else "")), *reason]
+    return []
 
 
-def _summary_lines(item: DigestItem, detail: Detail, *, show_flow: bool) -> list[str]:
-    entry, outcome = item.entry, item.outcome
-    lines: list[str] = []
-    if show_flow:
-        title = f"*{escaped(one_line(entry.flow_name), detail.flow)}*"
-        if detail.systems and entry.systems:
-            title += f"  ·  {systems_label(entry.systems)}"
-        lines.append(title)
+def _identity(entry: SyncEntry, detail: Detail, *, show_flow: bool) -> str:
+    """The entry's untrusted text, escaped for plain_text: flow, reference, first error line."""
+    names = [plain(one_line(entry.flow_name), detail.flow)] if show_flow else []
+    reference = one_line(entry.reference or "")
+    if reference:
+        names.append(f"ref {plain(reference, detail.reference)}")
+    error = first_line(entry.error_summary)
+    lines = [" · ".join(names)] if names else []
+    lines.append(f"Error: {plain(error, detail.error) if error else 'no details returned'}")
+    return "\n".join(lines)
+
+
+def _facts(entry: SyncEntry, detail: Detail, *, show_flow: bool) -> str:
+    """syncbot's facts about the run, as mrkdwn: its link, start, attempt, status, systems."""
     run = run_label(entry.run_id)
     facts = [link(web_url(entry.url, _MAX_LINK_URL), run) if detail.links else run]
-    if entry.reference and one_line(entry.reference):
-        facts.append(f"ref {escaped(one_line(entry.reference), detail.reference)}")
     if entry.started_at and detail.dates:
         facts.append(f"started {slack_date(entry.started_at)}")
     facts += [f"attempt {entry.attempt}", entry.status.label]
-    lines.append(" · ".join(facts))
-    error = first_line(entry.error_summary)
-    lines.append(f"Error: {escaped(error, detail.error) if error else 'no details returned'}")
-    state = state_line(entry, outcome, detail)
-    if state:
-        lines.append(state)
+    if show_flow and detail.systems and entry.systems:
+        facts.append(systems_label(entry.systems))
+    return " · ".join(facts)
+
+
+def not_offered(entry: SyncEntry, outcome: Outcome, limit: int = 200) -> Block | None:
+    """`Resync not offered: flow is disabled` (plain_text) when a failed entry cannot be resynced."""
     resyncability = entry.resyncability
-    if outcome.state in RESYNCABLE_STATES and not resyncability.allowed:
-        reason = escaped(one_line(resyncability.reason or "not allowed"), detail.note)
-        lines.append(f"Resync not offered: {reason}")
-    return lines
+    if outcome.state not in RESYNCABLE_STATES or resyncability.allowed:
+        return None
+    reason = one_line(resyncability.reason or "") or "not allowed"
+    return verbatim(f"Resync not offered: {reason}", limit)
 
 
 def entry_blocks(
     item: DigestItem, *, message_id: int | None, detail: Detail = FULL, show_flow: bool = True
 ) -> list[Block]:
-    """A section describing the entry and an actions row with Details and, if offered, Resync."""
-    entry, state = item.entry, item.outcome.state
+    """ENTRY_BLOCKS blocks: what failed, verbatim; syncbot's facts and state; the actions.
+
+    1. a section whose plain_text shows Patchworks' words exactly: flow, reference, error line;
+    2. a context: the run's link, start, attempt, status and systems, then what syncbot did
+       (mrkdwn, with mentions and dates), Patchworks' reason for an outcome and why no resync is
+       offered (plain_text); at most 4 of the 10 elements a context allows;
+    3. an actions row with Details and, if offered, Resync.
+    """
+    entry, outcome = item.entry, item.outcome
+    state = outcome.state
     buttons = [details_button(entry, message_id=message_id)]
     if offers_resync(item):
         label = "Resync again" if state is EntryState.FAILED_AGAIN else "Resync"
         buttons.append(resync_button(entry, message_id=message_id, label=label))
-    text = "\n".join(_summary_lines(item, detail, show_flow=show_flow))
+    about: list[Block] = [mrkdwn(_facts(entry, detail, show_flow=show_flow))]
+    about += state_texts(entry, outcome, detail)
+    why = not_offered(entry, outcome, detail.note + 20)
+    if why is not None:
+        about.append(why)
     return [
-        section(text, key=f"e{entry.run_id}:{state}"),
+        section(
+            plain_text(_identity(entry, detail, show_flow=show_flow), emoji=False),
+            key=f"e{entry.run_id}:{state}",
+        ),
+        context(*about, key=f"i{entry.run_id}:{state}"),
         actions(*buttons, key=f"a{entry.run_id}:{state}"),
     ]
 
@@ -192,8 +244,8 @@ def flow_counts(entries: Iterable[SyncEntry]) -> list[tuple[str, int]]:
 
 
 def counts_text(counts: Sequence[tuple[str, int]], *, top: int = 3, name_limit: int = 40) -> str:
-    """`*Flow A*: 12 · *Flow B*: 5 · +2 more flows` with escaped names."""
-    parts = [f"*{escaped(one_line(name), name_limit)}*: {count}" for name, count in counts[:top]]
+    """`Flow A (12) · Flow B (5) · +2 more flows`, as written: for `verbatim`, never for mrkdwn."""
+    parts = [f"{truncate(one_line(name), name_limit)} ({count})" for name, count in counts[:top]]
     if len(counts) > top:
         rest = len(counts) - top
         parts.append(f"+{rest} more {'flow' if rest == 1 else 'flows'}")
@@ -206,11 +258,12 @@ def _flow_key(item: DigestItem) -> tuple[int | None, str]:
 
 
 def _heading(group: list[DigestItem], index: int, detail: Detail) -> Block:
+    """The flow's name (verbatim), then its systems and how many entries follow."""
     entry = group[0].entry
-    text = f"*{escaped(one_line(entry.flow_name), detail.flow)}*"
+    facts = f"{len(group)} entries"
     if detail.systems and entry.systems:
-        text += f"  ·  {systems_label(entry.systems)}"
-    return context(f"{text}  ·  {len(group)} entries", key=f"g{index}")
+        facts = f"{systems_label(entry.systems)}  ·  {facts}"
+    return context(verbatim(one_line(entry.flow_name), detail.flow), facts, key=f"g{index}")
 
 
 def entry_list(
@@ -224,7 +277,7 @@ def entry_list(
     unique = unique_runs(items)
     groups = [list(group) for _, group in groupby(unique, key=_flow_key)]
     multi = sum(1 for group in groups if len(group) > 1)
-    with_headings = 0 < multi <= block_budget - 2 * len(unique)
+    with_headings = 0 < multi <= block_budget - ENTRY_BLOCKS * len(unique)
     rendered: list[Block] = []
     for detail in LEVELS:
         rendered = []

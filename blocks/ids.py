@@ -18,6 +18,7 @@ class Action(StrEnum):
     BULK_RESYNC_SELECTED = "bulk_resync_selected"
     BULK_RESYNC_ALL = "bulk_resync_all"
     BULK_CANCEL = "bulk_cancel"
+    CAUSE_RESYNC_ALL = "cause_resync_all"
     LIST_PREV = "list_prev"  # Previous and Next share one actions block, so distinct ids
     LIST_NEXT = "list_next"
     SHOW_ALL = "digest_show_all"
@@ -43,6 +44,7 @@ ACTING_ACTIONS: frozenset[Action] = frozenset(
         Action.BULK_RESYNC_SELECTED,
         Action.BULK_RESYNC_ALL,
         Action.BULK_CANCEL,  # stopping someone's bulk resync is acting on it too
+        Action.CAUSE_RESYNC_ALL,
     }
 )
 ACTING_VIEWS: frozenset[ViewId] = frozenset({ViewId.BULK_CONFIRM})

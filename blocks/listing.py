@@ -1,16 +1,19 @@
-"""The slash command's ephemeral replies: a page of failed syncs, the empty result and help."""
+"""The slash command's ephemeral replies: a page of failed syncs, the empty result and help.
+
+The filter as typed and the notices are shown verbatim (plain_text); syncbot's words are mrkdwn.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from blocks.bulk import bulk_actions
-from blocks.elements import Block, actions, button, context, divider, seal, section
-from blocks.entry import entry_list, unique_runs
+from blocks.elements import Block, actions, button, context, divider, seal, section, verbatim
+from blocks.entry import ENTRY_BLOCKS, entry_list, unique_runs
 from blocks.ids import Action, Command
 from blocks.limits import MAX_MESSAGE_BLOCKS, MESSAGE_TEXT_BUDGET, visible_text_length
 from blocks.model import Listing
-from blocks.text import escape, escaped, one_line, slack_date, truncate
+from blocks.text import escape_entities, one_line, slack_date, truncate
 from blocks.values import MAX_LIST_MINUTES, BulkRef, ListRef, encode
 
 __all__ = [
@@ -22,8 +25,10 @@ __all__ = [
     "window_label",
 ]
 
-# 15 entries of 2 blocks leave room for the frame; callers page with this size.
-LISTING_PAGE_SIZE = 15
+# At most this many blocks frame a page: its head, the notes, a divider, bulk actions, the pager.
+_FRAME_BLOCKS = 5
+# Entries of ENTRY_BLOCKS blocks that fit with the frame in 50 blocks (15); callers page with it.
+LISTING_PAGE_SIZE = (MAX_MESSAGE_BLOCKS - _FRAME_BLOCKS) // ENTRY_BLOCKS
 # ListRef limits: the filter is carried as typed up to 200 characters, windows up to 15 days.
 _MAX_QUERY = 200
 _MAX_PAGE = 10_000
@@ -55,17 +60,13 @@ def freshness(as_of: datetime, now: datetime) -> str:
 
 
 def _notes(as_of: datetime | None, now: datetime | None, notice: str | None) -> list[Block]:
-    lines = []
-    if notice:
-        lines.append(f":warning: {escaped(one_line(notice), 500)}")
+    """One context: why part of the window is missing (verbatim) and how fresh the page is."""
+    elements: list[str | Block] = []
+    if notice and one_line(notice):
+        elements.append(verbatim(f"⚠️ {one_line(notice)}", 500))
     if as_of is not None and now is not None:
-        lines.append(freshness(as_of, now))
-    return [context("\n".join(lines), key="fresh")] if lines else []
-
-
-def _matching(query: str, limit: int = 100) -> str:
-    shown = one_line(query)
-    return f" matching `{escaped(shown, limit)}`" if shown else ""
+        elements.append(freshness(as_of, now))
+    return [context(*elements, key="fresh")] if elements else []
 
 
 def _page_ref(listing: Listing, page: int) -> str:
@@ -95,8 +96,9 @@ def build_listing(listing: Listing) -> tuple[str, list[Block]]:
     count = f"{listing.total} failed {'sync' if listing.total == 1 else 'syncs'}"
     where = f"{_matching(listing.query)} in the last {window_label(listing.minutes)}"
     page = f"(page {listing.page} of {max(listing.pages, listing.page)})"
+    # The filter is the user's, as typed: the whole line is plain_text.
     head = [
-        section(f"*{count}*{where} {page}", key="head"),
+        section(verbatim(f"{count}{where} {page}"), key="head"),
         *_notes(listing.as_of, listing.now, listing.notice),
     ]
     minutes = min(max(listing.minutes, 1), MAX_LIST_MINUTES)
@@ -111,13 +113,14 @@ def build_listing(listing: Listing) -> tuple[str, list[Block]]:
         text_budget=MESSAGE_TEXT_BUDGET - visible_text_length(head + tail) - _TEXT_MARGIN,
         block_budget=MAX_MESSAGE_BLOCKS - len(head) - len(tail),
     )
-    text = truncate(escape(f"{count}{_plain_matching(listing.query)} {page}"), 300)
+    text = truncate(escape_entities(f"{count}{_matching(listing.query)} {page}"), 300)
     return text, seal(head + entries + tail)
 
 
-def _plain_matching(query: str) -> str:
+def _matching(query: str, limit: int = 100) -> str:
+    """` matching “netsuite”`, the filter as typed (raw: for plain_text only)."""
     shown = one_line(query)
-    return f" matching “{truncate(shown, 100)}”" if shown else ""
+    return f" matching “{truncate(shown, limit)}”" if shown else ""
 
 
 def build_empty_listing(
@@ -131,11 +134,18 @@ def build_empty_listing(
     """The reply when nothing matches: say so and suggest a wider window."""
     window = window_label(minutes)
     text = f"No failed syncs{_matching(query)} in the last {window}."
-    wider = " ".join(part for part in (Command.FAILED_SYNCS, escaped(one_line(query), 100), "15d") if part)
-    hint = f"Try a longer window, e.g. `{wider}`, or `{Command.FAILED_SYNCS} help`."
-    fallback = truncate(escape(f"No failed syncs{_plain_matching(query)} in the last {window}."), 300)
+    shown = truncate(one_line(query), 100)
+    if shown:
+        # The filter as typed, verbatim: the hint is plain_text, the commands in quotes.
+        wider = f"{Command.FAILED_SYNCS} {shown} 15d"
+        hint: str | Block = verbatim(
+            f"Try a longer window, e.g. “{wider}”, or “{Command.FAILED_SYNCS} help”."
+        )
+    else:
+        hint = f"Try a longer window, e.g. `{Command.FAILED_SYNCS} 15d`, or `{Command.FAILED_SYNCS} help`."
+    fallback = truncate(escape_entities(text), 300)
     notes = _notes(as_of, now, notice)
-    return fallback, seal([section(text, key="empty"), *notes, context(hint, key="hint")])
+    return fallback, seal([section(verbatim(text), key="empty"), *notes, context(hint, key="hint")])
 
 
 def build_help(default_minutes: int = 24 * 60) -> tuple[str, list[Block]]:

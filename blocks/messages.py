@@ -1,16 +1,30 @@
-"""Small messages: ephemeral notices, outcome replies, outage notices, the resync-anyway prompt."""
+"""Small messages: ephemeral notices, outcome replies, outage notices, the resync-anyway prompt.
+
+Text from elsewhere (Patchworks, exceptions, the caller's plain text) is shown verbatim in
+plain_text; only syncbot's own words, with its mentions and dates, are mrkdwn.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
-from blocks.elements import Block, actions, button, modal, seal, section
+from blocks.elements import Block, actions, button, context, modal, plain_text, seal, section, verbatim
 from blocks.entry import run_label
 from blocks.ids import Action
 from blocks.limits import MODAL_TITLE, SECTION_TEXT
 from blocks.model import EntryState, Outcome
-from blocks.text import escape, escaped, first_line, one_line, slack_date, truncate, user_mention, utc_text
+from blocks.text import (
+    escape_entities,
+    escaped,
+    first_line,
+    one_line,
+    plain,
+    slack_date,
+    truncate,
+    user_mention,
+    utc_text,
+)
 from blocks.values import EntryRef, encode
 from bot.patchworks.models import Health, SyncEntry, SystemHealth
 
@@ -31,10 +45,16 @@ def _message(text: str, fallback: str, key: str) -> tuple[str, list[Block]]:
     return truncate(fallback, 3000), seal([section(truncate(text, SECTION_TEXT), key=key)])
 
 
+def _verbatim_message(text: str, key: str) -> tuple[str, list[Block]]:
+    """One plain_text section showing `text` as written; it cannot mention, link or restyle."""
+    shown = plain(text.strip(), SECTION_TEXT).strip() or "(no message)"
+    fallback = truncate(escape_entities(text.strip()), 3000).strip() or "(no message)"
+    return fallback, seal([section(plain_text(shown, emoji=False), key=key)])
+
+
 def notice(text: str) -> tuple[str, list[Block]]:
-    """An ephemeral notice; all of `text` is escaped, so it cannot mention or link."""
-    safe = escape(text).strip() or "(no message)"
-    return _message(safe, safe, "notice")
+    """An ephemeral notice shown exactly as `text` reads (plain_text), so it cannot mention or link."""
+    return _verbatim_message(text, "notice")
 
 
 def mrkdwn_notice(text: str) -> tuple[str, list[Block]]:
@@ -46,10 +66,10 @@ def mrkdwn_notice(text: str) -> tuple[str, list[Block]]:
 def notice_modal(title: str, text: str) -> Block:
     """A modal that only says something (e.g. an error instead of the expected content).
 
-    `title` is syncbot's own and is cut to 24 characters; `text` is escaped.
+    `title` is syncbot's own and is cut to 24 characters; `text` is shown as written (plain_text).
     """
-    body = escape(text).strip() or "(no message)"
-    return modal(title[:MODAL_TITLE], [section(truncate(body, SECTION_TEXT), key="notice")])
+    body = verbatim(text.strip(), SECTION_TEXT, empty="(no message)")
+    return modal(title[:MODAL_TITLE], [section(body, key="notice")])
 
 
 def mrkdwn_notice_modal(title: str, text: str) -> Block:
@@ -64,34 +84,39 @@ def loading_modal(title: str) -> Block:
 
 
 def outcome_reply(entry: SyncEntry, outcome: Outcome) -> tuple[str, list[Block]]:
-    """Thread reply when a resync changes state, e.g. `✅ Run 123 resynced OK as run 456`."""
+    """Thread reply when a resync changes state, e.g. `✅ Run 123 resynced OK as run 456`.
+
+    A reply quoting Patchworks (failed again, request failed) names no one, so it is plain_text.
+    """
     run = run_label(entry.run_id).capitalize()
     new = f" as {run_label(outcome.new_run_id)}" if outcome.new_run_id else ""
     by = user_mention(outcome.by_user) if outcome.by_user else None
-    detail = escaped(first_line(outcome.detail or ""), 300)
+    detail = truncate(first_line(outcome.detail or ""), 300)
     match outcome.state:
         case EntryState.OK:
             text = f"✅ {run} resynced OK{new}" + (f" (queued by {by})" if by else "")
         case EntryState.FAILED_AGAIN:
-            text = f"❌ {run} failed again{new}" + (f": {detail}" if detail else "")
+            return _verbatim_message(
+                f"❌ {run} failed again{new}" + (f": {detail}" if detail else ""), "outcome"
+            )
         case EntryState.QUEUED:
             text = f"⏳ {run} resync queued{new}" + (f" by {by}" if by else "")
         case EntryState.ERROR:
-            text = f"⚠️ Resync of {run_label(entry.run_id)} failed" + (f": {detail}" if detail else "")
+            failed = f"⚠️ Resync of {run_label(entry.run_id)} failed" + (f": {detail}" if detail else "")
+            return _verbatim_message(failed, "outcome")
         case _:
             text = f"{run} is failed"
     return _message(text, text, "outcome")
 
 
 def outage_notice(since: datetime, reason: str) -> tuple[str, list[Block]]:
-    """Channel notice that the Patchworks API cannot be reached."""
-    why = escaped(first_line(reason) or "no response", 300)
-    tail = f": {why}. Polling continues; digests resume when it recovers."
-    return _message(
-        f"🔌 Patchworks API unreachable since {slack_date(since)}{tail}",
-        f"🔌 Patchworks API unreachable since {utc_text(since)}{tail}",
-        "outage",
-    )
+    """Channel notice that the Patchworks API cannot be reached; the error follows verbatim."""
+    why = truncate(first_line(reason) or "no response", 300)
+    tail = "Polling continues; digests resume when it recovers."
+    text = f"🔌 Patchworks API unreachable since {slack_date(since)}. {tail}"
+    fallback = escape_entities(f"🔌 Patchworks API unreachable since {utc_text(since)}: {why}. {tail}")
+    blocks = [section(text, key="outage"), context(verbatim(f"Last error: {why}"), key="why")]
+    return truncate(fallback, 3000), seal(blocks)
 
 
 def _duration(seconds: float) -> str:
@@ -112,29 +137,36 @@ def recovery_notice(down_since: datetime, recovered_at: datetime) -> tuple[str, 
     )
 
 
-def _health_warning(entry: SyncEntry, health: Sequence[SystemHealth]) -> tuple[str, str]:
-    """(which entry, what looks broken) as safe mrkdwn."""
-    reference = f" (ref {escaped(one_line(entry.reference), 40)})" if entry.reference else ""
-    what = (
-        f"*{run_label(entry.run_id).capitalize()}* of *{escaped(one_line(entry.flow_name), 80)}*{reference}"
+def _health_warning(entry: SyncEntry, health: Sequence[SystemHealth]) -> tuple[str, list[Block]]:
+    """(what looks broken, as mrkdwn; the entry and each system's last error, verbatim).
+
+    System names are the known ones syncbot recognises (escaped all the same).
+    """
+    broken = [item for item in health if item.health is not Health.OPERATIONAL][:5]
+    reference = one_line(entry.reference or "")
+    which = truncate(one_line(entry.flow_name), 80) + (
+        f" (ref {truncate(reference, 40)})" if reference else ""
     )
+    about = [verbatim(which, 300)]
+    for item in broken:
+        evidence = first_line(item.evidence or "")
+        if evidence:
+            about.append(
+                verbatim(f"{one_line(item.system)[:40]}, last error: {truncate(evidence, 200)}", 300)
+            )
+    if not broken:
+        return "No connector problems were detected.", about
     warnings = [
-        f"*{escaped(one_line(item.system), 40)}* looks like *{item.health.value}*"
-        + (f" (last error: {escaped(first_line(item.evidence), 200)})" if item.evidence else "")
-        + "."
-        for item in health
-        if item.health is not Health.OPERATIONAL
-    ][:5]
-    if not warnings:
-        return what, "No connector problems were detected."
-    return what, " ".join(warnings) + " A resync will probably fail again until it is fixed."
+        f"*{escaped(one_line(item.system), 40)}* looks like *{item.health.value}*." for item in broken
+    ]
+    return " ".join(warnings) + " A resync will probably fail again until it is fixed.", about
 
 
 def resync_anyway_prompt(
     entry: SyncEntry, health: Sequence[SystemHealth], ref: EntryRef
 ) -> tuple[str, list[Block]]:
     """Ephemeral warning before a resync likely to fail, with a "Resync anyway" button."""
-    what, warning = _health_warning(entry, health)
+    warning, about = _health_warning(entry, health)
     anyway = button(
         "Resync anyway",
         Action.RESYNC_ANYWAY,
@@ -142,6 +174,16 @@ def resync_anyway_prompt(
         style="danger",
         accessibility_label=f"Resync {run_label(entry.run_id)} anyway",
     )
-    text = truncate(f"⚠️ {what}: {warning}", SECTION_TEXT)
-    fallback = truncate(f"⚠️ {run_label(entry.run_id).capitalize()}: {warning}", 3000)
-    return fallback, seal([section(text, key="warning"), actions(anyway, key="anyway")])
+    run = run_label(entry.run_id).capitalize()
+    text = truncate(f"⚠️ *{run}*: {warning}", SECTION_TEXT)
+    fallback = truncate(f"⚠️ {run}: {warning}", 3000)
+    blocks = [section(text, key="warning"), context(*about, key="about"), actions(anyway, key="anyway")]
+    return fallback, seal(blocks)
+
+
+def joined_reply(runs: int, since: datetime | None) -> tuple[str, list[Block]]:
+    """The one thread reply of a poll whose failures joined a digest: "+20 since 10:05"."""
+    noun = "failure" if runs == 1 else "failures"
+    when = f" since {slack_date(since)}" if since is not None else ""
+    fallback = f"+{runs} new {noun}" + (f" since {utc_text(since)}" if since is not None else "")
+    return _message(f"+{runs} new {noun}{when}: the digest above is updated.", fallback, "joined")

@@ -13,6 +13,7 @@ __all__ = [
     "Attempt",
     "BulkPlan",
     "BulkProgress",
+    "CauseView",
     "DetailsModel",
     "Digest",
     "DigestItem",
@@ -55,20 +56,50 @@ class DigestItem(_Frozen):
     outcome: Outcome = Outcome()
 
 
+class CauseView(_Frozen):
+    """One cause in a digest: what failed, how often, where, what to do, and a few of its runs."""
+
+    cause_id: str
+    example: str  # the newest run's first error line, exactly as Patchworks wrote it
+    next_step: str  # syncbot's suggestion, in its own words
+    count: int  # runs of this cause the digest holds
+    open_runs: int  # of those, not resynced OK yet
+    retryable: int  # of those, what "Resync all N…" would resync
+    flows: tuple[tuple[str, int], ...] = ()  # (flow name, runs), most first
+    systems: tuple[str, ...] = ()
+    health: tuple[SystemHealth, ...] = ()  # derived health of its systems, when not operational
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    items: tuple[DigestItem, ...] = ()  # its newest runs, shown with their actions
+    bulk: BulkProgress | None = None  # the newest "Resync all" job of this cause
+
+    @property
+    def resolved(self) -> bool:
+        """Every run of the cause was resynced OK."""
+        return self.open_runs == 0
+
+
 class Digest(_Frozen):
-    """One Slack message of a digest: a part of one poll's new failures."""
+    """One Slack message of a digest: some causes of an outage (part 1 in the channel, the
+    parts after it in its thread)."""
 
     message_id: int
     part: int = 1
     parts: int = 1
     created_at: datetime
-    items: tuple[DigestItem, ...]
-    overflow: int = 0  # failures of this poll not shown in any message (see /failed-syncs)
-    overflow_flows: tuple[tuple[str, int], ...] = ()  # (flow name, count) of the overflow
-    # Start of the oldest overflow failure (None without overflow, or when no start is known):
-    # "List them" opens a listing window reaching back to it.
-    overflow_since: datetime | None = None
-    bulk: BulkProgress | None = None  # the newest bulk resync started from this message
+    causes: tuple[CauseView, ...]
+    updated_at: datetime | None = None  # when new failures last joined it
+    bulk: BulkProgress | None = None  # the newest bulk resync of selected entries
+
+    @property
+    def items(self) -> tuple[DigestItem, ...]:
+        """Every run shown, cause by cause."""
+        return tuple(item for cause in self.causes for item in cause.items)
+
+    @property
+    def runs(self) -> int:
+        """Runs the message holds, shown or not."""
+        return sum(cause.count for cause in self.causes)
 
 
 class Listing(_Frozen):

@@ -1,9 +1,14 @@
 """Escaping of untrusted text and truncation to Slack's limits.
 
-Untrusted text (Patchworks data, slash-command input) goes through `escape` (mrkdwn) or `plain`
-(plain_text) before it reaches any Slack text. Escaping replaces `&`, `<`, `>` with entities, so
-no `<!here>`, `<@U…>`, `<!subteam^…>` or `<url|label>` token can survive; in mrkdwn the styling
-characters are also swapped for look-alikes so remote text cannot restyle the message.
+Untrusted text (Patchworks data, slash-command input) is shown verbatim: `plain` makes it ready
+for a plain_text object (see elements.verbatim), where Slack applies no mrkdwn. Only `&`, `<`, `>`
+become entities, so no `<!here>`, `<@U…>`, `<!subteam^…>` or `<url|label>` token can survive
+(Slack shows the entities as the characters), and control and bidi characters are removed; `_`,
+`*`, `~`, backticks, `>`, emoji and right-to-left letters are left exactly as written.
+
+mrkdwn is for syncbot's own words. `escape` is for the rare untrusted text that must sit inside
+mrkdwn (a link label, a junk user id): it also swaps the styling characters for look-alikes, so
+the text cannot restyle the message, at the price of no longer reading exactly as written.
 """
 
 from __future__ import annotations
@@ -55,7 +60,10 @@ def escape_entities(s: str) -> str:
 
 
 def escape(s: str) -> str:
-    """Untrusted text made inert for mrkdwn: no mentions, links, styling or quotes."""
+    """Untrusted text made inert for mrkdwn: no mentions, links, styling or quotes.
+
+    Prefer `plain` in a plain_text object, which keeps the text exactly as written.
+    """
     return escape_entities(_QUOTE.sub("\\1\u203a", _clean(s).translate(_STYLE)))
 
 
@@ -78,7 +86,7 @@ def escaped(s: str, limit: int) -> str:
 
 
 def plain(s: str, limit: int) -> str:
-    """Untrusted text for a plain_text object of at most `limit` characters."""
+    """Untrusted text for a plain_text object of at most `limit` characters, shown verbatim."""
     return truncate(escape_entities(s), limit)
 
 

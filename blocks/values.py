@@ -18,6 +18,7 @@ __all__ = [
     "MAX_LIST_MINUTES",
     "MAX_RUNS",
     "BulkRef",
+    "CauseRef",
     "EntryRef",
     "Id",
     "InvalidValue",
@@ -77,6 +78,14 @@ class BulkRef(_Value):
     ch: str | None = Field(None, max_length=32)  # where to answer when there is no digest
     q: str | None = Field(None, max_length=200)
     minutes: int | None = Field(None, ge=1, le=MAX_LIST_MINUTES)
+
+
+class CauseRef(_Value):
+    """A cause in a digest message: "Resync all N…" resyncs its open runs there."""
+
+    v: Literal[1] = 1
+    msg: Id
+    cause: str = Field(pattern=r"^[0-9a-f]{16}$")
 
 
 class JobRef(_Value):

@@ -126,7 +126,13 @@ class BulkJobs:
     # ---- what people do ----------------------------------------------------------------------
 
     async def propose(
-        self, run_ids: Sequence[int], user_id: str, *, message_id: int | None, channel: str | None
+        self,
+        run_ids: Sequence[int],
+        user_id: str,
+        *,
+        message_id: int | None,
+        channel: str | None,
+        cause_id: str | None = None,
     ) -> BulkPlan:
         """What a bulk resync would do, from the store; the runs to resync become a proposed job."""
         unique = list(dict.fromkeys(run_ids))
@@ -157,7 +163,11 @@ class BulkJobs:
             async with self._store.unit_of_work(self._clock()) as uow:
                 await uow.jobs.prune_proposals(uow.now - _PROPOSAL_TTL)
                 job_id = await uow.jobs.propose(
-                    user_id, [entry.run_id for entry in to_resync], message_id=message_id, channel=channel
+                    user_id,
+                    [entry.run_id for entry in to_resync],
+                    message_id=message_id,
+                    channel=channel,
+                    cause_id=cause_id,
                 )
         return BulkPlan(
             message_id=message_id,
@@ -303,11 +313,11 @@ class BulkJobs:
         if await self._finish(job):
             return True
         if pass_.settled == 0:
-            # Only runs whose earlier claim is still unsettled are left: settle them now.
-            await self._follower.reconcile()
-        elif job.message_id is not None:
-            await self._show_progress(job.message_id)
-        return pass_.settled > 0
+            # Only runs whose earlier claim is still unsettled are left: settle them now, and
+            # look again at once when that settled any.
+            return await self._follower.reconcile() > 0
+        await self._show_progress(job.message_id)
+        return True
 
     async def _steps(self, pass_: _Pass, found: list[tuple[JobRunRow, SyncEntry]]) -> bool:
         """Settle one page's runs, a few retries in flight at once; False when the pass must stop.
@@ -345,7 +355,7 @@ class BulkJobs:
         if self._stopping.is_set() or not await self._still_running(job.id):
             return False
         pass_.settled += await self._one(job, run, current)
-        if self._clock() - pass_.progress_at >= _PROGRESS_EVERY and job.message_id is not None:
+        if self._clock() - pass_.progress_at >= _PROGRESS_EVERY:
             await self._show_progress(job.message_id)
             pass_.progress_at = self._clock()
         return True
@@ -419,9 +429,12 @@ class BulkJobs:
         async with self._store.unit_of_work(self._clock()) as uow:
             await uow.jobs.settle_run(job_id, run_id, state, reason=reason, new_run_id=new_run_id)
 
-    async def _show_progress(self, message_id: int) -> None:
-        async with self._store.unit_of_work(self._clock()) as uow:
-            await uow.effects.refresh_later(message_id)
+    async def _show_progress(self, message_id: int | None) -> None:
+        """Rewrite the job's digest, and the digests its resyncs changed (a listing's job has
+        none of its own, but its runs may sit in digests)."""
+        if message_id is not None:
+            async with self._store.unit_of_work(self._clock()) as uow:
+                await uow.effects.refresh_later(message_id)
         await self._effects.deliver()
 
     async def _finish(self, job: JobRow) -> bool:

@@ -7,8 +7,9 @@ import asyncio
 import logging
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import timedelta
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from bot.clock import parse_duration, utcnow
@@ -16,7 +17,31 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 from bot.textsafe import for_terminal
 
-__all__ = ["main"]
+__all__ = ["event_loop_factory", "main", "run_on_event_loop"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed, else None: asyncio's own (e.g. on Windows)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def run_on_event_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to the end, as asyncio.run does, on the loop `event_loop_factory` gives."""
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        return runner.run(main)
+
+
+def _loop_name() -> str:
+    kind = type(asyncio.get_running_loop())
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def _secrets(settings: Settings) -> list[str]:
@@ -77,6 +102,7 @@ async def _run(settings: Settings) -> int:
     from bot.runtime import PortInUse, serve
     from bot.services import build_services
 
+    log.info("event loop: %s", _loop_name())
     services = await build_services(settings)
     try:
         await serve(services)
@@ -148,10 +174,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     setup_logging(settings.log_level, _secrets(settings))
     if args.command == "audit":
-        return asyncio.run(_audit(settings, args.since))
+        return run_on_event_loop(_audit(settings, args.since))
     runner = {"run": _run, "poll": _poll_once, "check": _check}[args.command]
     try:
-        return asyncio.run(runner(settings))
+        return run_on_event_loop(runner(settings))
     except ConfigError as exc:
         print(f"syncbot: {for_terminal(str(exc))}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ __all__ = ["REQUIRED_FOR_POLL", "ConfigError", "Settings", "load_settings", "mas
 REQUIRED_FOR_POLL = ("slack_bot_token", "syncbot_channel", "patchworks_api_key")
 
 _SLACK_ID = re.compile(r"^[A-Z][A-Z0-9]{2,}$")
+_REPORT_HOURS = int(REPORT_WINDOW.total_seconds()) // 3600
 
 
 class ConfigError(Exception):
@@ -47,9 +48,13 @@ class Settings(BaseSettings):
     patchworks_requests_per_minute: int = Field(240, ge=1, le=10_000)
     patchworks_timeout_seconds: float = Field(20.0, gt=0, le=300)
     syncbot_poll_seconds: int = Field(300, ge=1, le=86_400)
-    syncbot_lookback_hours: int = Field(24, ge=1, le=int(REPORT_WINDOW.total_seconds()) // 3600)
+    # The first look covers the report's default window (5 days); the bound is checked below.
+    syncbot_lookback_hours: int = Field(120, ge=1)
     syncbot_overlap_seconds: int = Field(3600, ge=0, le=86_400)
-    syncbot_digest_max_messages: int = Field(5, ge=1, le=50)
+    # Parts of one digest: part 1 in the channel, the rest in its thread.
+    syncbot_digest_max_messages: int = Field(20, ge=1, le=50)
+    # A cause open in a digest this recent gets new failures added to it, not a new message.
+    syncbot_reopen_hours: int = Field(24, ge=0, le=360)
     syncbot_resync_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
     syncbot_resync_groups: Annotated[list[str], NoDecode] = Field(default_factory=list)
     syncbot_group_cache_seconds: int = Field(60, ge=0, le=3600)
@@ -64,6 +69,16 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^\s/]+", value):
             raise ValueError("expected an http(s) URL")
+        return value
+
+    @field_validator("syncbot_lookback_hours")
+    @classmethod
+    def _within_the_report(cls, value: int) -> int:
+        # Patchworks keeps 15 days of runs: a longer first look would read nothing more.
+        if value > _REPORT_HOURS:
+            raise ValueError(
+                f"expected at most {_REPORT_HOURS} hours (the report's {REPORT_WINDOW.days}-day window)"
+            )
         return value
 
     @field_validator("syncbot_channel")

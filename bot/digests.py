@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from blocks.digest import build_digest
+from blocks.digest import ENTRIES_PER_MESSAGE, build_digest
 from blocks.messages import notice
 from blocks.model import Digest
 from bot.faults import crash_point
@@ -25,7 +25,10 @@ from bot.slack import (
 from bot.states import MessageState
 from bot.store import MessageRow, Store
 
-__all__ = ["DigestPublisher"]
+__all__ = ["HEALTH_WINDOW", "DigestPublisher"]
+
+# Connector health shown beside a cause is derived from the failures of this last stretch.
+HEALTH_WINDOW = timedelta(hours=1)
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +55,16 @@ class DigestPublisher:
         if message.state is MessageState.POSTING and await self._adopt_earlier_post(message):
             return True
         _, digest = await self._load(message.id)
-        if digest is None or not digest.items:
+        if digest is None or not digest.causes:
             await self._unposted(message.id, "digest has no entries", give_up=True)
             return True
+        thread_ts = None
+        if message.part > 1:
+            # Later parts go into the thread of part 1, posted first (unposted() is oldest first).
+            root = await self._root(message.id)
+            if root is None or root.ts is None:
+                return False
+            thread_ts = root.ts
         text, blocks = build_digest(digest)
         async with self._store.unit_of_work() as uow:
             await uow.messages.mark_posting(message.id)
@@ -64,6 +74,7 @@ class DigestPublisher:
                 text,
                 blocks,
                 metadata={"event_type": DIGEST_EVENT, "event_payload": {"digest_id": message.id}},
+                thread_ts=thread_ts,
             )
         except SlackPayloadError as exc:
             # Slack will never take this message as it is: park it, say so in the channel.
@@ -134,7 +145,7 @@ class DigestPublisher:
         """
         async with self._message_lock(message_id):
             message, digest = await self._load(message_id)
-            if message is None or message.ts is None or digest is None or not digest.items:
+            if message is None or message.ts is None or digest is None or not digest.causes:
                 return False
             text, blocks = build_digest(digest)
             try:
@@ -145,16 +156,22 @@ class DigestPublisher:
             return True
 
     async def reply(self, message_id: int, text: str, blocks: list[dict[str, object]] | None = None) -> bool:
-        """Post a note in a digest's thread; False when the digest was never posted."""
-        message, _ = await self._load(message_id)
-        if message is None or message.ts is None:
+        """Post a note in the thread of a digest (of its part 1); False when it was never posted."""
+        root = await self._root(message_id)
+        if root is None or root.ts is None:
             return False
-        await self._slack.post_message(message.channel, text, blocks, thread_ts=message.ts)
+        await self._slack.post_message(root.channel, text, blocks, thread_ts=root.ts)
         return True
+
+    async def _root(self, message_id: int) -> MessageRow | None:
+        async with self._store.unit_of_work() as uow:
+            return await uow.messages.root(message_id)
 
     async def _load(self, message_id: int) -> tuple[MessageRow | None, Digest | None]:
         async with self._store.unit_of_work() as uow:
-            return await uow.messages.get(message_id), await uow.messages.digest(message_id)
+            health = await uow.entries.recent_health(HEALTH_WINDOW)
+            digest = await uow.messages.digest(message_id, items=ENTRIES_PER_MESSAGE, health=health)
+            return await uow.messages.get(message_id), digest
 
     async def _posted(self, message_id: int, ts: str) -> None:
         async with self._store.unit_of_work() as uow:

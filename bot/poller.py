@@ -7,8 +7,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from blocks.digest import ENTRIES_PER_MESSAGE
-from blocks.messages import outage_notice, recovery_notice
+from blocks.digest import CAUSES_PER_MESSAGE
+from blocks.messages import joined_reply, outage_notice, recovery_notice
 from bot.clock import REPORT_WINDOW, Clock, utcnow
 from bot.digests import DigestPublisher
 from bot.effects import EffectOutbox
@@ -17,7 +17,7 @@ from bot.follow import ResyncFollower
 from bot.patchworks.errors import PatchworksError
 from bot.patchworks.report import SyncReport
 from bot.slack import SlackClient, SlackError
-from bot.store import Store
+from bot.store import Store, UnitOfWork
 
 __all__ = ["PollResult", "Poller"]
 
@@ -33,6 +33,7 @@ class PollResult:
     fetched: int = 0
     new: int = 0
     messages: int = 0
+    joined: int = 0  # new failures added to digests already posted
     followed: int = 0
     reconciled: int = 0
     pruned: int = 0
@@ -55,6 +56,7 @@ class Poller:
         lookback: timedelta,
         overlap: timedelta,
         max_messages: int,
+        reopen: timedelta = timedelta(hours=24),
         clock: Clock = utcnow,
     ) -> None:
         self._report = report
@@ -66,6 +68,7 @@ class Poller:
         self._lookback = lookback
         self._overlap = overlap
         self._max_messages = max_messages
+        self._reopen = reopen
         self._clock = clock
 
     async def run_once(self) -> PollResult:
@@ -93,16 +96,20 @@ class Poller:
             async with self._store.unit_of_work() as uow:
                 await uow.meta.extend_mirror(since)
             await self._leave_outage()
-        async with self._store.unit_of_work() as uow:
-            new_messages = await uow.messages.place_unassigned(
+        async with self._store.unit_of_work(self._clock()) as uow:
+            await uow.entries.fill_causes()
+            placed = await uow.messages.place_unassigned(
                 channel=self._digests.channel,
                 poll_id=uuid.uuid4().hex,
-                per_message=ENTRIES_PER_MESSAGE,
+                reopen_since=started - self._reopen,
+                causes_per_message=CAUSES_PER_MESSAGE,
                 max_messages=self._max_messages,
             )
+            await self._tell_joined(uow, placed.joined, watermark)
             # After placing: nothing waiting to be posted is pruned, nor a recent digest's entries.
             result.pruned = await uow.entries.prune(started - REPORT_WINDOW)
-        result.messages = len(new_messages)
+        result.messages = len(placed.new)
+        result.joined = sum(placed.joined.values())
         crash_point("after_record")
         result.posted_all = await self._digests.flush()
         # What the resyncs above (and any crash before this poll) left for Slack.
@@ -111,14 +118,28 @@ class Poller:
             async with self._store.unit_of_work() as uow:
                 await uow.meta.move_watermark(started)
         log.info(
-            "poll: %d failed runs seen, %d new, %d digest messages, %d resyncs followed%s",
+            "poll: %d failed runs seen, %d new, %d digest messages, %d added to earlier digests, "
+            "%d resyncs followed%s",
             result.fetched,
             result.new,
             result.messages,
+            result.joined,
             result.followed,
             "" if result.posted_all else " (some digests wait for Slack)",
         )
         return result
+
+    async def _tell_joined(self, uow: UnitOfWork, joined: dict[int, int], since: datetime | None) -> None:
+        """Rewrite each digest new failures joined, and say so once per digest in its thread."""
+        added: dict[int, int] = {}
+        for message_id, runs in joined.items():
+            await uow.effects.refresh_later(message_id)
+            root = await uow.messages.root(message_id)
+            if root is not None:
+                added[root.id] = added.get(root.id, 0) + runs
+        for root_id, runs in added.items():
+            text, blocks = joined_reply(runs, since)
+            await uow.effects.reply_later(root_id, text, blocks)
 
     async def _enter_outage(self, reason: str) -> None:
         since = self._clock()

@@ -99,11 +99,10 @@ class Resyncer:
         """
         now = self._clock()
         since = now - self._health_window
-        async with self._store.unit_of_work() as uow:
+        async with self._store.unit_of_work(now) as uow:
             mirror_since = await uow.meta.mirror_since()
             if mirror_since is not None and mirror_since <= since:
-                recent = await uow.entries.page("", since, offset=0, limit=_HEALTH_SAMPLE)
-                return derive_health([row.entry for row in recent.rows], now=now, window=self._health_window)
+                return await uow.entries.recent_health(self._health_window, sample=_HEALTH_SAMPLE)
         entries: list[SyncEntry] = []
         pages = 0
         async for page in self._report.failed_pages(since):

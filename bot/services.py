@@ -73,8 +73,9 @@ async def build_services(
             app_url=settings.patchworks_app_url,
             requests_per_minute=settings.patchworks_requests_per_minute,
             timeout=settings.patchworks_timeout_seconds,
-            # Replicas share a PostgreSQL database, and with it the account's request budget.
-            shared_window=store.patchworks_budget(api_key) if store.is_postgres else None,
+            # The account's request budget lives in the database: replicas on PostgreSQL share
+            # it, and a restarted process knows what its predecessor spent in the last minute.
+            shared_window=store.patchworks_budget(api_key),
         )
     web = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     slack = SlackClient(web, post_interval=post_interval)
@@ -93,6 +94,7 @@ async def build_services(
         lookback=timedelta(hours=settings.syncbot_lookback_hours),
         overlap=timedelta(seconds=settings.syncbot_overlap_seconds),
         max_messages=settings.syncbot_digest_max_messages,
+        reopen=timedelta(hours=settings.syncbot_reopen_hours),
     )
     authz = Authorizer(
         slack,

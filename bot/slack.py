@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -28,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 __all__ = [
+    "OpenView",
     "SlackAuthError",
     "SlackChannelError",
     "SlackClient",
@@ -44,6 +46,20 @@ log = logging.getLogger(__name__)
 
 Block = dict[str, Any]
 DIGEST_EVENT = "syncbot_digest"
+
+
+@dataclass(frozen=True)
+class OpenView:
+    """A modal as Slack last answered for it: its id, and the hash of that content."""
+
+    id: str
+    hash: str | None
+
+
+def _open_view(data: Mapping[str, Any]) -> OpenView:
+    view = data.get("view") or {}
+    found = view.get("hash")
+    return OpenView(id=str(view["id"]), hash=str(found) if found else None)
 
 
 class SlackError(Exception):
@@ -255,12 +271,22 @@ class SlackClient:
 
     async def open_view(self, trigger_id: str, view: Mapping[str, Any]) -> str:
         """Open a modal; returns its view id."""
-        data = await self._call("views.open", trigger_id=trigger_id, view=dict(view))
-        return str(data["view"]["id"])
+        return (await self.open_modal(trigger_id, view)).id
 
-    async def update_view(self, view_id: str, view: Mapping[str, Any]) -> None:
-        """Replace an open modal's content."""
-        await self._call("views.update", view_id=view_id, view=dict(view))
+    async def open_modal(self, trigger_id: str, view: Mapping[str, Any]) -> OpenView:
+        """Open a modal; returns its view id and the hash of what it shows."""
+        data = await self._call("views.open", trigger_id=trigger_id, view=dict(view))
+        return _open_view(data)
+
+    async def update_view(
+        self, view_id: str, view: Mapping[str, Any], *, hash: str | None = None
+    ) -> OpenView:
+        """Replace an open modal's content; with `hash`, only if nobody replaced it since
+        (else SlackError `hash_conflict`). Returns the view id and the new content's hash."""
+        args: dict[str, Any] = {"view_id": view_id, "view": dict(view)}
+        if hash is not None:
+            args["hash"] = hash
+        return _open_view(await self._call("views.update", **args))
 
     async def usergroup_members(self, usergroup: str) -> list[str]:
         """User IDs in a user group."""

@@ -31,7 +31,7 @@ def summaries(slack: FakeSlack) -> list[str]:
 
 
 async def confirm_all(bot: RunningBot, slack: FakeSlack) -> int:
-    await bot.desk.click(ANA, CHANNEL, digest_ts(slack), Action.BULK_RESYNC_ALL)
+    await bot.desk.click(ANA, CHANNEL, digest_ts(slack), Action.CAUSE_RESYNC_ALL)
     await eventually(lambda: slack.workspace.calls("views.update"))
     view = bot.desk.open_view(ANA)
     assert view is not None
@@ -43,7 +43,7 @@ async def confirm_all(bot: RunningBot, slack: FakeSlack) -> int:
 async def test_progress_shows_in_the_digest_and_cancel_stops_the_job(
     bot: RunningBot, sim: Sim, slack: FakeSlack
 ) -> None:
-    sim.world.add_failures(20, minutes_ago=3, flow_id=101)
+    sim.world.add_failures(20, minutes_ago=3, flow_id=101, error="NetSuite: 503 Service Unavailable")
     await bot.services.poller.run_once()
     sim.config.retry_answer_delay_s = 0.25  # a job that takes a few seconds
 
@@ -68,7 +68,7 @@ async def test_progress_shows_in_the_digest_and_cancel_stops_the_job(
 
 
 async def test_a_second_cancel_is_told_the_job_is_over(bot: RunningBot, sim: Sim, slack: FakeSlack) -> None:
-    sim.world.add_failures(3, minutes_ago=3, flow_id=101)
+    sim.world.add_failures(3, minutes_ago=3, flow_id=101, error="NetSuite: 503 Service Unavailable")
     await bot.services.poller.run_once()
     await confirm_all(bot, slack)
     await eventually(lambda: summaries(slack))
@@ -111,7 +111,7 @@ async def test_a_job_rechecks_its_runs_in_list_pages_not_one_by_one(services: Se
 
 
 async def test_a_confirmation_submitted_twice_starts_one_job(services: Services, sim: Sim) -> None:
-    runs = sim.world.add_failures(2, minutes_ago=3, flow_id=101)
+    runs = sim.world.add_failures(2, minutes_ago=3, flow_id=101, error="NetSuite: 503 Service Unavailable")
     await services.poller.run_once()
     plan = await services.jobs.propose(runs, ANA, message_id=None, channel=None)
     assert plan.job_id is not None

@@ -32,6 +32,9 @@ GOOD = {
         ("SYNCBOT_RESYNC_USERS", "ana,@bob", "SYNCBOT_RESYNC_USERS"),
         ("PATCHWORKS_REQUESTS_PER_MINUTE", "-5", "PATCHWORKS_REQUESTS_PER_MINUTE"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL"),
+        ("SYNCBOT_LOOKBACK_HOURS", "0", "SYNCBOT_LOOKBACK_HOURS"),
+        ("SYNCBOT_LOOKBACK_HOURS", "361", "15-day window"),
+        ("SYNCBOT_LOOKBACK_HOURS", "5 days", "SYNCBOT_LOOKBACK_HOURS"),
     ],
 )
 def test_a_bad_value_names_the_variable(
@@ -121,6 +124,20 @@ def test_the_group_cache_lifetime_is_bounded(monkeypatch: pytest.MonkeyPatch) ->
     for bad in ("-1", "3601", "soon"):
         monkeypatch.setenv("SYNCBOT_GROUP_CACHE_SECONDS", bad)
         with pytest.raises(ConfigError, match="SYNCBOT_GROUP_CACHE_SECONDS"):
+            load_settings(_env_file=None)
+
+
+def test_the_first_look_is_the_report_s_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, good in GOOD.items():
+        monkeypatch.setenv(key, good)
+    # Patchworks' report shows 5 days by default and keeps 15.
+    assert load_settings(_env_file=None).syncbot_lookback_hours == 120
+    for fine in ("1", "360"):
+        monkeypatch.setenv("SYNCBOT_LOOKBACK_HOURS", fine)
+        assert load_settings(_env_file=None).syncbot_lookback_hours == int(fine)
+    for bad in ("0", "-1", "361", "9999"):
+        monkeypatch.setenv("SYNCBOT_LOOKBACK_HOURS", bad)
+        with pytest.raises(ConfigError, match=r"^SYNCBOT_LOOKBACK_HOURS: "):
             load_settings(_env_file=None)
 
 

@@ -28,7 +28,7 @@ async def test_a_bug_in_one_bulk_entry_fails_that_entry_only_and_the_summary_is_
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    runs = sim.world.add_failures(3, minutes_ago=2, flow_id=101)
+    runs = sim.world.add_failures(3, minutes_ago=2, flow_id=101, error="NetSuite: 503 Service Unavailable")
     await bot.services.poller.run_once()
     broken = runs[1]
     retry_checked = bot.services.resyncer.retry_checked
@@ -40,7 +40,7 @@ async def test_a_bug_in_one_bulk_entry_fails_that_entry_only_and_the_summary_is_
 
     monkeypatch.setattr(bot.services.resyncer, "retry_checked", buggy)
 
-    await bot.desk.click(ANA, CHANNEL, digest_ts(slack), Action.BULK_RESYNC_ALL)
+    await bot.desk.click(ANA, CHANNEL, digest_ts(slack), Action.CAUSE_RESYNC_ALL)
     await eventually(lambda: slack.workspace.calls("views.update"))
     await bot.desk.submit_view(ANA)
 
@@ -77,7 +77,7 @@ async def test_a_failing_listener_tells_the_user_with_a_reference_and_bolt_keeps
 async def test_a_modal_that_cannot_be_built_is_never_left_loading(
     bot: RunningBot, sim: Sim, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sim.world.add_failures(2, minutes_ago=2, flow_id=101)
+    sim.world.add_failures(2, minutes_ago=2, flow_id=101, error="NetSuite: 503 Service Unavailable")
     await bot.services.poller.run_once()
 
     async def broken(*_: object, **__: object) -> None:
@@ -85,7 +85,7 @@ async def test_a_modal_that_cannot_be_built_is_never_left_loading(
 
     monkeypatch.setattr(bot.services.jobs, "propose", broken)
 
-    await bot.desk.click(ANA, CHANNEL, digest_ts(slack), Action.BULK_RESYNC_ALL)
+    await bot.desk.click(ANA, CHANNEL, digest_ts(slack), Action.CAUSE_RESYNC_ALL)
 
     await eventually(lambda: slack.workspace.calls("views.update"))
     view = bot.desk.open_view(ANA)

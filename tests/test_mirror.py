@@ -98,7 +98,8 @@ async def test_a_listing_and_its_page_turns_read_no_patchworks_after_a_poll(
 async def test_fifteen_days_on_day_one_backfills_once_for_everyone(
     bot: RunningBot, sim: Sim, slack: FakeSlack
 ) -> None:
-    old = sim.world.add_failures(250, minutes_ago=5 * 24 * 60)  # before the first poll's window
+    # Before the first poll's window (SYNCBOT_LOOKBACK_HOURS: 5 days, plus the overlap).
+    old = sim.world.add_failures(250, minutes_ago=7 * 24 * 60)
     recent = sim.world.add_failures(4, minutes_ago=10)
     await bot.services.poller.run_once()
     posted = len(digest_messages(slack.workspace))
@@ -123,7 +124,7 @@ async def test_fifteen_days_on_day_one_backfills_once_for_everyone(
     assert await entries_placed(bot.services.store, Placement.MIRROR) == len(old)
     await bot.services.poller.run_once()
     async with bot.services.store.unit_of_work() as uow:
-        await uow.meta.set("watermark", (datetime.now(UTC) - timedelta(days=6)).isoformat())
+        await uow.meta.set("watermark", (datetime.now(UTC) - timedelta(days=8)).isoformat())
     result = await bot.services.poller.run_once()
     assert result.error is None
     assert result.new == 0
@@ -142,7 +143,7 @@ class Down:
 async def test_a_backfill_patchworks_cannot_serve_is_said_and_the_mirror_still_shown(
     bot: RunningBot, sim: Sim
 ) -> None:
-    sim.world.add_failures(3, minutes_ago=3 * 24 * 60)
+    sim.world.add_failures(3, minutes_ago=7 * 24 * 60)  # older than the first poll reads (5 days)
     recent = sim.world.add_failures(2, minutes_ago=10, flow_id=101)
     await bot.services.poller.run_once()
     lister = Lister(cast(SyncReport, Down()), bot.services.store)
@@ -210,7 +211,7 @@ async def test_the_poll_prunes_old_entries_but_keeps_a_recent_digests(
         assert sorted(kept) == [1, 2]
         message_id = kept[1].message_id
         assert message_id is not None
-        digest = await uow.messages.digest(message_id)
+        digest = await uow.messages.digest(message_id, items=5)
     assert digest is not None
     assert {item.entry.run_id for item in digest.items} == {1, 2}
     assert len(digest_messages(slack.workspace)) == 1

@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.store import open_store
@@ -14,7 +15,7 @@ from support.store import open_store
 from blocks.model import EntryState, Outcome
 from bot.patchworks.models import ErrorLine, Flow, RunStatus, SyncEntry
 from bot.states import EffectKind, EffectState, MessageState, Placement, ResyncOutcome
-from bot.store import Store
+from bot.store import Store, UnitOfWork
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -26,12 +27,25 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield opened
 
 
-def failed(run_id: int, flow: str = "Shopify > NetSuite: Orders", minutes_ago: int = 5) -> SyncEntry:
+def failed(
+    run_id: int, flow: str = "Shopify > NetSuite: Orders", minutes_ago: int = 5, error: str | None = None
+) -> SyncEntry:
     return SyncEntry(
         run_id=run_id,
         status=RunStatus.FAILURE,
         flow=Flow(id=abs(hash(flow)) % 1000, name=flow),
         started_at=T0 - timedelta(minutes=minutes_ago),
+        errors=(ErrorLine(level="ERROR", message=error),) if error else (),
+    )
+
+
+def place(uow: UnitOfWork, poll_id: str, *, per_message: int = 4, max_messages: int = 5) -> Any:
+    return uow.messages.place_unassigned(
+        channel="C1",
+        poll_id=poll_id,
+        reopen_since=uow.now - timedelta(hours=24),
+        causes_per_message=per_message,
+        max_messages=max_messages,
     )
 
 
@@ -153,14 +167,14 @@ async def test_a_failed_again_entry_is_found_by_its_new_run(store: Store) -> Non
     assert [row.entry.run_id for row in by_reference.rows] == [77]
 
 
-async def test_pruning_keeps_what_a_recent_digest_shows_or_counts(store: Store) -> None:
+async def test_pruning_keeps_what_a_recent_digest_holds(store: Store) -> None:
     old = T0 - timedelta(days=20)
     async with store.unit_of_work(old) as uow:  # a digest posted 20 days ago: prunable
-        await uow.entries.add([failed(1, minutes_ago=20 * 24 * 60)])
-        await uow.messages.place_unassigned(channel="C1", poll_id="p-old", per_message=5, max_messages=1)
-    async with store.unit_of_work(T0) as uow:  # a recent digest of old runs, one in its "+N more"
-        await uow.entries.add([failed(run, minutes_ago=16 * 24 * 60) for run in (2, 3)])
-        await uow.messages.place_unassigned(channel="C1", poll_id="p-new", per_message=1, max_messages=1)
+        await uow.entries.add([failed(1, minutes_ago=20 * 24 * 60, error="A_FAILED")])
+        await place(uow, "p-old")
+    async with store.unit_of_work(T0) as uow:  # a recent digest of old runs
+        await uow.entries.add([failed(run, minutes_ago=16 * 24 * 60, error="B_FAILED") for run in (2, 3)])
+        await place(uow, "p-new")
         await uow.entries.add([failed(4, minutes_ago=16 * 24 * 60)], Placement.MIRROR)
         await uow.entries.add([failed(5, minutes_ago=60)], Placement.MIRROR)
     async with store.unit_of_work(T0) as uow:
@@ -172,32 +186,53 @@ async def test_pruning_keeps_what_a_recent_digest_shows_or_counts(store: Store) 
 # -- digest messages ----------------------------------------------------------------------------
 
 
-async def test_unassigned_entries_fill_messages_then_overflow_counted_by_flow(store: Store) -> None:
+async def test_a_poll_places_its_causes_in_one_digest_of_parts_most_runs_first(store: Store) -> None:
+    codes = ["ALPHA", "BRAVO", "CHARLIE", "DELTA", "ECHO"]
+    errors = {run: f"{codes[run % 5]}_FAILED" for run in range(1, 16)}  # five causes of three runs
+    errors[16] = errors[17] = "ALPHA_FAILED"  # the first cause has five runs
     async with store.unit_of_work(T0) as uow:
-        await uow.entries.add([failed(run, "A flow" if run % 2 else "B flow") for run in range(1, 12)])
-        ids = await uow.messages.place_unassigned(channel="C1", poll_id="p1", per_message=3, max_messages=2)
-    assert len(ids) == 2
-    async with store.unit_of_work() as uow:
-        first, last = await uow.messages.digest(ids[0]), await uow.messages.digest(ids[1])
+        await uow.entries.add([failed(run, error=error) for run, error in errors.items()])
+        placed = await place(uow, "p1", per_message=2, max_messages=2)
+    assert len(placed.new) == 2
+    assert placed.joined == {}
+    async with store.unit_of_work(T0) as uow:
+        first = await uow.messages.digest(placed.new[0], items=2)
+        last = await uow.messages.digest(placed.new[1], items=2)
         unposted = await uow.messages.unposted("C1")
-        again = await uow.messages.place_unassigned(channel="C1", poll_id="p2", per_message=3, max_messages=2)
+        again = await place(uow, "p2")
     assert first is not None
     assert last is not None
-    assert (first.part, first.parts, len(first.items), first.overflow) == (1, 2, 3, 0)
-    assert (last.part, last.parts, len(last.items), last.overflow) == (2, 2, 3, 5)
-    assert sum(count for _, count in last.overflow_flows) == 5
-    assert [m.id for m in unposted] == ids
+    assert (first.part, first.parts, [c.count for c in first.causes]) == (1, 2, [5, 3])
+    # The last part takes every cause that does not fit two parts.
+    assert (last.part, last.parts, [c.count for c in last.causes]) == (2, 2, [3, 3, 3])
+    assert [len(c.items) for c in first.causes] == [2, 2]
+    assert first.runs + last.runs == 17
+    assert [m.id for m in unposted] == placed.new
     assert all(m.state is MessageState.PENDING for m in unposted)
-    assert again == []  # nothing left unassigned
+    assert again.new == []  # nothing left unassigned
+    assert again.joined == {}
+
+
+async def test_new_failures_of_a_recent_cause_join_its_digest_others_open_a_new_one(store: Store) -> None:
+    async with store.unit_of_work(T0) as uow:
+        await uow.entries.add([failed(run, error="SAME_FAILED") for run in (1, 2)])
+        [first] = (await place(uow, "p1")).new
+    async with store.unit_of_work(T0 + timedelta(hours=1)) as uow:
+        await uow.entries.add([failed(3, error="SAME_FAILED"), failed(4, error="OTHER_FAILED")])
+        placed = await place(uow, "p2")
+    assert placed.joined == {first: 1}
+    assert len(placed.new) == 1
+    async with store.unit_of_work(T0 + timedelta(hours=30)) as uow:  # past the reopen window
+        await uow.entries.add([failed(5, error="SAME_FAILED")])
+        later = await place(uow, "p3")
+    assert later.joined == {}
+    assert len(later.new) == 1
 
 
 async def test_a_message_goes_pending_posting_posted_or_is_parked(store: Store) -> None:
     async with store.unit_of_work(T0) as uow:
-        await uow.entries.add([failed(1), failed(2)])
-        first, *_ = await uow.messages.place_unassigned(
-            channel="C1", poll_id="p", per_message=1, max_messages=2
-        )
-        second = first + 1
+        await uow.entries.add([failed(1, error="A_FAILED"), failed(2, error="B_FAILED")])
+        first, second = (await place(uow, "p", per_message=1, max_messages=2)).new
         await uow.messages.mark_posting(first)
     async with store.unit_of_work(T0) as uow:
         posting = await uow.messages.get(first)
@@ -208,10 +243,13 @@ async def test_a_message_goes_pending_posting_posted_or_is_parked(store: Store) 
     async with store.unit_of_work() as uow:
         posted, parked = await uow.messages.get(first), await uow.messages.get(second)
         assert await uow.messages.unposted("C1") == []
+        root = await uow.messages.root(second)
     assert posted is not None
     assert (posted.state, posted.ts) == (MessageState.POSTED, "1700000000.000100")
     assert parked is not None
     assert (parked.state, parked.last_error) == (MessageState.FAILED, "msg_too_long")
+    assert root is not None
+    assert root.id == first  # the second part's thread hangs on the first
 
 
 # -- resyncs ------------------------------------------------------------------------------------

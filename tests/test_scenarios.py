@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 from support.harness import CHANNEL, FakeSlack, RunningBot, Sim
-from support.slack import digest_messages, digest_ts, entry_text, forged_click, shown_runs
+from support.slack import counted_runs, digest_messages, digest_ts, entry_text, forged_click, shown_runs
 from support.waiting import eventually
 
 from blocks.ids import Action, Command
@@ -96,7 +96,7 @@ async def test_details_opens_a_modal_with_the_error_lines(
 
     await bot.desk.click(ANA, CHANNEL, digest_ts(slack), Action.DETAILS)
 
-    await eventually(lambda: slack.workspace.calls("views.update"))
+    await eventually(lambda: slack.workspace.calls("views.open"))  # painted at once from the store
     assert slack.workspace.calls("views.open")[0].args["trigger_id"]
     view = bot.desk.open_view(ANA)
     assert view is not None
@@ -144,24 +144,30 @@ async def test_bulk_resync_confirms_what_will_run_then_resyncs_each_selected_ent
     assert disabled[0] not in [original for original, _ in sim.world.retry_calls]
 
 
-async def test_resync_all_skips_entries_that_cannot_be_resynced_and_says_why(
+async def test_a_bulk_resync_skips_entries_that_cannot_be_resynced_and_says_why(
     bot: RunningBot, sim: Sim, slack: FakeSlack
 ) -> None:
-    ok_runs = sim.world.add_failures(2, minutes_ago=2, flow_id=101)
-    disabled = sim.world.add_failures(1, minutes_ago=2, flow_id=108)
+    error = "Shopify: 503 Service Unavailable"
+    ok_runs = sim.world.add_failures(2, minutes_ago=2, flow_id=101, error=error)
+    disabled = sim.world.add_failures(1, minutes_ago=2, flow_id=108, error=error)
+    sim.world.set_flow_enabled(108, True)  # offered in the digest, disabled before the click
     await bot.services.poller.run_once()
+    sim.world.set_flow_enabled(108, False)
     ts = digest_ts(slack)
 
-    await bot.desk.click(ANA, CHANNEL, ts, Action.BULK_RESYNC_ALL)
+    await bot.desk.select(ANA, CHANNEL, ts, Action.BULK_SELECT, [str(run) for run in ok_runs + disabled])
+    await bot.desk.click(ANA, CHANNEL, ts, Action.BULK_RESYNC_SELECTED)
     await eventually(lambda: slack.workspace.calls("views.update"))
     view = bot.desk.open_view(ANA)
     assert view is not None
-    assert "flow is disabled" in json.dumps(view.payload)
     await bot.desk.submit_view(ANA)
 
     await eventually(lambda: len(sim.world.retry_calls) == 2)
     assert sorted(o for o, _ in sim.world.retry_calls) == sorted(ok_runs)
-    assert disabled[0] not in [o for o, _ in sim.world.retry_calls]
+    await eventually(lambda: thread_replies(slack))
+    assert "flow is disabled" in json.dumps(
+        [m.blocks for m in slack.workspace.channel(CHANNEL).messages.values()]
+    )
 
 
 async def test_a_double_click_and_a_slack_retry_resync_once(
@@ -317,32 +323,22 @@ async def test_an_unknown_action_id_gets_an_explanation_never_a_500(
 
 
 class TestOverflowListing:
-    """More failures than the digest messages hold: "List them" must reach the oldest of them."""
+    """The first look reaches back over the report window; "List them" buttons of older digests still list."""
 
-    @pytest.fixture
-    def settings_env(self, settings_env: dict[str, str]) -> dict[str, str]:
-        # One message of 20 entries; the first poll reads back 4 days.
-        return {**settings_env, "SYNCBOT_DIGEST_MAX_MESSAGES": "1", "SYNCBOT_LOOKBACK_HOURS": "96"}
-
-    async def test_list_them_lists_overflow_failures_three_days_old(
+    async def test_the_first_digest_counts_every_failure_of_the_report_window(
         self, bot: RunningBot, sim: Sim, slack: FakeSlack
     ) -> None:
-        # Entries are placed by flow name: "BigCommerce > Veeqo" fills the message, and the
-        # "Shopify > NetSuite" failures of 3 days ago become the "+3 more".
-        recent = sim.world.add_failures(20, minutes_ago=2, flow_id=109)
-        old = sim.world.add_failures(3, minutes_ago=3 * 24 * 60, flow_id=101)
+        # The first look is the report's default window (5 days): failures of the last 4 days
+        # are all in the first digest, counted by cause, none left out.
+        created = [
+            run
+            for days in range(4)
+            for run in sim.world.add_failures(10, minutes_ago=days * 24 * 60 + 30, flow_id=101 + days % 2)
+        ]
         await bot.services.poller.run_once()
-        [digest] = digest_messages(slack.workspace)
-        assert sorted(shown_runs(slack)) == sorted(recent)
-        assert any("+3 more failures not shown" in json.dumps(block) for block in digest.blocks)
-
-        await bot.desk.click(ANA, CHANNEL, digest.ts, Action.SHOW_ALL)
-        await eventually(lambda: ephemerals(slack))
-        listing = slack.workspace.ephemerals[(CHANNEL, ANA)][-1]
-        assert "23 failed syncs" in json.dumps(listing.blocks)  # newest first: the old ones on page 2
-
-        await bot.desk.click(ANA, CHANNEL, listing.ts, Action.LIST_NEXT)
-        await eventually(lambda: all(f"run {run}" in json.dumps(ephemeral_blocks(slack)) for run in old))
+        assert len(digest_messages(slack.workspace)) == 1
+        assert counted_runs(slack) == len(created)
+        assert set(shown_runs(slack)) <= set(created)
 
     async def test_a_list_them_button_posted_by_the_previous_version_still_lists(
         self, bot: RunningBot, sim: Sim, slack: FakeSlack

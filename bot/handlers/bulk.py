@@ -13,8 +13,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from blocks.bulk import build_bulk_confirm_modal, selected_runs
 from blocks.ids import Action, ViewId
+from blocks.limits import MAX_OPTIONS
 from blocks.messages import notice_modal
-from blocks.values import BulkRef, InvalidValue, JobRef, decode
+from blocks.values import BulkRef, CauseRef, InvalidValue, JobRef, decode
 from bot.handlers._context import (
     STALE_BUTTON,
     channel_of,
@@ -27,7 +28,15 @@ from bot.handlers._context import (
 from bot.services import Services
 from bot.slack import SlackError
 
-__all__ = ["cancel", "confirmed", "register", "resync_all", "resync_selected", "selection_changed"]
+__all__ = [
+    "cancel",
+    "confirmed",
+    "register",
+    "resync_all",
+    "resync_cause",
+    "resync_selected",
+    "selection_changed",
+]
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +73,34 @@ async def resync_all(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCont
     if ref.q is not None and ref.minutes is not None:
         runs = await services.lister.matching_runs(ref.q, ref.minutes)
     elif ref.msg is not None:
+        # A digest from before causes: "all" is every run it holds that is still failed.
         async with services.store.unit_of_work() as uow:
-            digest = await uow.messages.digest(ref.msg)
+            digest = await uow.messages.digest(ref.msg, items=MAX_OPTIONS)
         runs = [item.entry.run_id for item in digest.items] if digest else []
     await _confirm(services, body, runs, ref)
+
+
+async def resync_cause(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    """Confirm a resync of every open run of a cause in a digest, shown or not."""
+    await ack()
+    services = services_of(context)
+    ref = await read_value(services, body, CauseRef)
+    if ref is None:
+        return
+    async with services.store.unit_of_work() as uow:
+        runs = await uow.causes.open_runs(ref.msg, ref.cause)
+    if not runs:
+        await tell(services, body, "Every run of this cause has been resynced already.")
+        return
+    user = user_of(body)
+
+    async def confirmation() -> dict[str, Any]:
+        plan = await services.jobs.propose(
+            runs, user, message_id=ref.msg, channel=channel_of(body), cause_id=ref.cause
+        )
+        return build_bulk_confirm_modal(plan)
+
+    await open_then_fill(services, body, "Resync entries", confirmation)
 
 
 async def confirmed(
@@ -110,6 +143,7 @@ def register(app: AsyncApp) -> None:
     app.action(Action.BULK_RESYNC_SELECTED)(resync_selected)
     app.action(Action.BULK_RESYNC_ALL)(resync_all)
     app.action(Action.BULK_CANCEL)(cancel)
+    app.action(Action.CAUSE_RESYNC_ALL)(resync_cause)
     app.view(ViewId.BULK_CONFIRM)(confirmed)
 
 

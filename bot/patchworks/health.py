@@ -12,7 +12,9 @@ __all__ = ["classify", "derive_health"]
 
 _AUTH = re.compile(
     r"\b(401|403)\b|unauthori[sz]ed|forbidden|invalid (api )?(token|key|credentials)|"
-    r"expired (access )?token|authentication failed|access token|INVALID_LOGIN",
+    r"expired (access )?token|authentication failed|access token|INVALID_LOGIN|"
+    # OAuth refresh failures and SOAP session expiry: the stored credentials no longer work.
+    r"token (has )?expired|session (has )?expired|re-?authenticate|invalid_(grant|token|client)",
     re.IGNORECASE,
 )
 _UNREACHABLE = re.compile(

@@ -22,6 +22,7 @@ __all__ = [
     "RunStatus",
     "SyncEntry",
     "SystemHealth",
+    "already_processed",
     "systems_in",
 ]
 
@@ -50,6 +51,11 @@ _CANONICAL = {name.lower(): name for name in KNOWN_SYSTEMS}
 _ALREADY_PROCESSED = re.compile(
     r"already (been )?processed|already exists|already in use|duplicate", re.IGNORECASE
 )
+
+
+def already_processed(message: str) -> bool:
+    """Whether an error line says the record was already processed (so a resync cannot help)."""
+    return _ALREADY_PROCESSED.search(message) is not None
 
 
 def systems_in(*texts: str | None) -> tuple[str, ...]:
@@ -178,6 +184,6 @@ class SyncEntry(_Frozen):
             return Resyncability(allowed=False, reason=f"already retried as run {self.retried_as}")
         if self.flow is not None and self.flow.enabled is False:
             return Resyncability(allowed=False, reason="flow is disabled")
-        if any(_ALREADY_PROCESSED.search(line.message) for line in self.errors):
+        if any(already_processed(line.message) for line in self.errors):
             return Resyncability(allowed=False, reason="already processed (duplicate)")
         return Resyncability(allowed=True)

@@ -49,6 +49,7 @@ class BudgetWindow:
         """Record one send at `now_epoch` if the window holds fewer than `lane_ceiling` and no pause
         runs: returns 0; otherwise records nothing and returns the seconds to wait before asking again."""
         async with self._engine.begin() as conn:
+            await _write_lock(conn)
             sent, paused_until = await self._locked(conn)
             self._seen(paused_until)
             if paused_until > now_epoch:
@@ -70,6 +71,7 @@ class BudgetWindow:
     async def pause(self, until_epoch: float) -> None:
         """Pause every replica's sends until `until_epoch` (a pause never gets shorter)."""
         async with self._engine.begin() as conn:
+            await _write_lock(conn)
             _, paused_until = await self._locked(conn)
             if until_epoch > paused_until:
                 # Rounded up: a pause cut short by a millisecond could meet the same 429 again.
@@ -113,3 +115,10 @@ def _times(raw: str) -> list[float]:
         return sorted(float(at) for at in times if math.isfinite(float(at)))
     except (TypeError, ValueError):
         return []
+
+
+async def _write_lock(conn: AsyncConnection) -> None:
+    """On SQLite, take the write lock up front: FOR UPDATE does not exist there, and a read that
+    later wants to write can fail at once instead of waiting when another writer got in between."""
+    if conn.dialect.name == "sqlite":
+        await conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, and_, cast, delete, func, insert, or_, select, update
@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from blocks.model import EntryState, Outcome
-from bot.patchworks.models import SyncEntry
+from bot.patchworks.causes import cause_of
+from bot.patchworks.health import derive_health
+from bot.patchworks.models import SyncEntry, SystemHealth
 from bot.states import Placement
 from bot.store.rows import EntryRow, entry_row
 from bot.store.tables import entries_table, messages_table, resyncs_table
@@ -34,6 +36,11 @@ def _filtered(entry: SyncEntry) -> dict[str, Any]:
         "reference": entry.reference[:255] if entry.reference else None,
         "systems": "\n".join(entry.systems) or None,
     }
+
+
+def _grouped(entry: SyncEntry) -> dict[str, Any]:
+    """The columns a digest groups and counts by: the run's cause, and whether it can be resynced."""
+    return {"cause_id": cause_of(entry).id, "resyncable": int(entry.resyncability.allowed)}
 
 
 def _matching(query: str) -> ColumnElement[bool] | None:
@@ -87,6 +94,16 @@ class EntryRepo:
         fresh = {entry.run_id: entry for entry in entries}
         for run_id in await self.known_run_ids(list(fresh)):
             del fresh[run_id]
+        # A retry syncbot sent is followed through its resync, even when the poll sees it failed
+        # before the resync's answer was recorded (or a crash lost that answer).
+        retried = {entry.retry_of for entry in fresh.values() if entry.retry_of is not None}
+        if retried:
+            ours = set(
+                await self._conn.scalars(
+                    select(resyncs_table.c.run_id).where(resyncs_table.c.run_id.in_(retried))
+                )
+            )
+            fresh = {run_id: e for run_id, e in fresh.items() if e.retry_of is None or e.retry_of not in ours}
         if not fresh:
             return 0
         rows: list[dict[str, Any]] = [
@@ -100,6 +117,7 @@ class EntryRepo:
                 "state": EntryState.FAILED.value,
                 "created_at": self._now,
                 **_filtered(entry),
+                **_grouped(entry),
             }
             for entry in fresh.values()
         ]
@@ -144,6 +162,7 @@ class EntryRepo:
             values["current_run_id"] = current.run_id
             values["snapshot"] = current.model_dump_json()
             values.update(_filtered(current))
+            values["resyncable"] = int(current.resyncability.allowed)
         await self._conn.execute(
             update(entries_table).where(entries_table.c.run_id == entry_run_id).values(**values)
         )
@@ -169,6 +188,12 @@ class EntryRepo:
         )
         return EntryPage(rows=tuple(entry_row(row) for row in rows), total=int(total or 0))
 
+    async def recent_health(self, window: timedelta, *, sample: int = 200) -> dict[str, SystemHealth]:
+        """Derived health of every system with failures in the last `window`, from the mirror
+        (its newest `sample` failures: two report pages' worth)."""
+        recent = await self.page("", self._now - window, offset=0, limit=sample)
+        return derive_health([row.entry for row in recent.rows], now=self._now, window=window)
+
     async def matching_runs(self, query: str, since: datetime) -> list[int]:
         """Current run ids of every entry started since `since` matching `query`, newest first."""
         c = entries_table.c
@@ -181,6 +206,22 @@ class EntryRepo:
             .order_by(c.started_at.desc(), c.current_run_id.desc())
         )
         return [int(run_id) for (run_id,) in rows]
+
+    async def fill_causes(self, limit: int = 1000) -> int:
+        """Give entries recorded before causes existed their cause; returns how many were filled."""
+        rows = await self._conn.execute(
+            select(entries_table.c.run_id, entries_table.c.snapshot)
+            .where(entries_table.c.cause_id.is_(None))
+            .limit(limit)
+        )
+        filled = 0
+        for run_id, snapshot in rows.all():
+            entry = SyncEntry.model_validate_json(snapshot)
+            await self._conn.execute(
+                update(entries_table).where(entries_table.c.run_id == run_id).values(**_grouped(entry))
+            )
+            filled += 1
+        return filled
 
     async def prune(self, before: datetime) -> int:
         """Forget entries started before `before`, except those of a digest created since then

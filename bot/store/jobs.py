@@ -34,6 +34,7 @@ class JobRow:
     channel: str | None
     total: int
     cancelled_by: str | None
+    cause_id: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -59,6 +60,7 @@ def _job(row: Any) -> JobRow:
         channel=row.channel,
         total=row.total,
         cancelled_by=row.cancelled_by,
+        cause_id=row.cause_id,
         created_at=row.created_at,
         started_at=row.started_at,
         finished_at=row.finished_at,
@@ -83,7 +85,13 @@ class JobRepo:
         self._now = now
 
     async def propose(
-        self, user_id: str, run_ids: Sequence[int], *, message_id: int | None, channel: str | None
+        self,
+        user_id: str,
+        run_ids: Sequence[int],
+        *,
+        message_id: int | None,
+        channel: str | None,
+        cause_id: str | None = None,
     ) -> int:
         """A new job for `run_ids` (in order, no duplicates) that runs once it is started."""
         runs = list(dict.fromkeys(run_ids))
@@ -94,6 +102,7 @@ class JobRepo:
                 user_id=user_id,
                 message_id=message_id,
                 channel=channel,
+                cause_id=cause_id,
                 total=len(runs),
                 created_at=self._now,
             )
@@ -227,12 +236,36 @@ class JobRepo:
             cancelled_by=job.cancelled_by,
         )
 
-    async def latest_for_message(self, message_id: int) -> JobRow | None:
-        """The newest job started from a digest message (proposals not counted)."""
+    async def latest_for_cause(self, message_id: int, cause_id: str) -> JobRow | None:
+        """The newest job started for a cause of a digest message (proposals not counted)."""
         row = (
             await self._conn.execute(
                 select(_jobs)
-                .where(and_(_jobs.c.message_id == message_id, _jobs.c.state != JobState.PROPOSED.value))
+                .where(
+                    and_(
+                        _jobs.c.message_id == message_id,
+                        _jobs.c.cause_id == cause_id,
+                        _jobs.c.state != JobState.PROPOSED.value,
+                    )
+                )
+                .order_by(_jobs.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        return _job(row) if row is not None else None
+
+    async def latest_for_message(self, message_id: int) -> JobRow | None:
+        """The newest job of selected entries started from a digest message (not a cause's)."""
+        row = (
+            await self._conn.execute(
+                select(_jobs)
+                .where(
+                    and_(
+                        _jobs.c.message_id == message_id,
+                        _jobs.c.cause_id.is_(None),
+                        _jobs.c.state != JobState.PROPOSED.value,
+                    )
+                )
                 .order_by(_jobs.c.id.desc())
                 .limit(1)
             )

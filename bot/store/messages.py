@@ -7,19 +7,30 @@ crash between the post and the save shows nothing twice.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from blocks.model import Digest, DigestItem
+from blocks.model import Digest
+from bot.patchworks.models import SystemHealth
 from bot.states import MessageState, Placement
+from bot.store.causes import CauseRepo
 from bot.store.jobs import JobRepo
-from bot.store.rows import MessageRow, cut, entry_row, message_row
+from bot.store.rows import MessageRow, cut, message_row
 from bot.store.tables import entries_table, messages_table
 
-__all__ = ["MessageRepo"]
+__all__ = ["MessageRepo", "Placed"]
+
+
+@dataclass
+class Placed:
+    """What placing a poll's new entries did: digests to post, and digests they joined."""
+
+    new: list[int] = field(default_factory=list)  # new message ids, part 1 first
+    joined: dict[int, int] = field(default_factory=dict)  # message id -> runs added to it
 
 
 class MessageRepo:
@@ -30,70 +41,108 @@ class MessageRepo:
         self._now = now
 
     async def place_unassigned(
-        self, *, channel: str, poll_id: str, per_message: int, max_messages: int
-    ) -> list[int]:
-        """Place every unassigned entry: the first ones into new pending messages, the rest in
-        those messages' "+N more" overflow. Returns the new message ids (possibly none)."""
-        unassigned = entries_table.c.placement == Placement.UNASSIGNED.value
-        total = await self._conn.scalar(select(func.count()).select_from(entries_table).where(unassigned))
-        if not total:
-            return []
-        shown_ids = list(
-            await self._conn.scalars(
-                select(entries_table.c.run_id)
+        self,
+        *,
+        channel: str,
+        poll_id: str,
+        reopen_since: datetime,
+        causes_per_message: int,
+        max_messages: int,
+    ) -> Placed:
+        """Place every unassigned entry by cause (module docstring of blocks.digest).
+
+        A cause already in a digest of this channel created since `reopen_since` joins it (that
+        message is rewritten, not posted again). The other causes, most runs first, go into one
+        new digest: part 1 in the channel, further parts in its thread, at most `max_messages`
+        parts (the last takes whatever does not fit and says how many causes it does not show).
+        """
+        e, m = entries_table.c, messages_table.c
+        unassigned = e.placement == Placement.UNASSIGNED.value
+        groups = (
+            await self._conn.execute(
+                select(e.cause_id, func.count())
                 .where(unassigned)
-                .order_by(entries_table.c.flow_name, entries_table.c.started_at, entries_table.c.run_id)
-                .limit(per_message * max_messages)
+                .group_by(e.cause_id)
+                .order_by(func.count().desc(), e.cause_id)
             )
-        )
-        parts = -(-len(shown_ids) // per_message)
-        overflow = int(total) - len(shown_ids)
-        overflow_flows: list[tuple[str, int]] = []
-        if overflow:
-            grouped = await self._conn.execute(
-                select(entries_table.c.flow_name, func.count())
-                .where(and_(unassigned, entries_table.c.run_id.not_in(shown_ids)))
-                .group_by(entries_table.c.flow_name)
-                .order_by(func.count().desc())
-            )
-            overflow_flows = [(str(name), int(count)) for name, count in grouped]
-        message_ids: list[int] = []
-        for part in range(1, parts + 1):
-            last = part == parts
+        ).all()
+        placed = Placed()
+        fresh: list[str | None] = []
+        for cause_id, count in groups:
+            recent = None
+            if cause_id is not None:
+                recent = await self._conn.scalar(
+                    select(e.message_id)
+                    .join(messages_table, m.id == e.message_id)
+                    .where(
+                        and_(
+                            e.cause_id == cause_id,
+                            e.placement == Placement.MESSAGE.value,
+                            m.channel == channel,
+                            m.created_at >= reopen_since,
+                            m.state != MessageState.FAILED.value,
+                        )
+                    )
+                    .order_by(m.created_at.desc(), m.id.desc())
+                    .limit(1)
+                )
+            if recent is None:
+                fresh.append(cause_id)
+                continue
+            await self._assign(cause_id, int(recent), poll_id)
+            placed.joined[int(recent)] = placed.joined.get(int(recent), 0) + int(count)
+        if not fresh:
+            return placed
+        chunks = [fresh[i : i + causes_per_message] for i in range(0, len(fresh), causes_per_message)]
+        if len(chunks) > max_messages:
+            rest = [cause for chunk in chunks[max_messages - 1 :] for cause in chunk]
+            chunks = [*chunks[: max_messages - 1], rest]
+        for part, causes in enumerate(chunks, start=1):
             result = await self._conn.execute(
                 insert(messages_table).values(
                     channel=channel,
                     poll_id=poll_id,
                     part=part,
-                    parts=parts,
+                    parts=len(chunks),
                     state=MessageState.PENDING.value,
                     attempts=0,
-                    overflow=overflow if last else 0,
-                    overflow_flows=json.dumps(overflow_flows if last else []),
+                    overflow=0,
+                    overflow_flows="[]",
                     created_at=self._now,
                 )
             )
             message_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-            message_ids.append(message_id)
-            chunk = shown_ids[(part - 1) * per_message : part * per_message]
-            for position, run_id in enumerate(chunk):
-                await self._conn.execute(
-                    update(entries_table)
-                    .where(entries_table.c.run_id == run_id)
-                    .values(
-                        placement=Placement.MESSAGE.value,
-                        message_id=message_id,
-                        position=position,
-                        poll_id=poll_id,
-                    )
-                )
-        if overflow:
+            placed.new.append(message_id)
+            for cause_id in causes:
+                await self._assign(cause_id, message_id, poll_id)
+        return placed
+
+    async def _assign(self, cause_id: str | None, message_id: int, poll_id: str) -> None:
+        e = entries_table.c
+        of_cause = e.cause_id == cause_id if cause_id is not None else e.cause_id.is_(None)
+        await self._conn.execute(
+            update(entries_table)
+            .where(and_(e.placement == Placement.UNASSIGNED.value, of_cause))
+            .values(placement=Placement.MESSAGE.value, message_id=message_id, poll_id=poll_id)
+        )
+
+    async def root(self, message_id: int) -> MessageRow | None:
+        """Part 1 of the digest a message belongs to: the message in the channel its thread hangs on."""
+        message = (
+            await self._conn.execute(select(messages_table).where(messages_table.c.id == message_id))
+        ).first()
+        if message is None:
+            return None
+        if message.part == 1:
+            return message_row(message)
+        row = (
             await self._conn.execute(
-                update(entries_table)
-                .where(unassigned)
-                .values(placement=Placement.OVERFLOW.value, message_id=None, poll_id=poll_id)
+                select(messages_table).where(
+                    and_(messages_table.c.poll_id == message.poll_id, messages_table.c.part == 1)
+                )
             )
-        return message_ids
+        ).first()
+        return None if row is None else message_row(row)
 
     async def unposted(self, channel: str) -> list[MessageRow]:
         """Messages recorded but not (known to be) posted yet, oldest first."""
@@ -139,48 +188,25 @@ class MessageRepo:
             .values(state=state.value, last_error=cut(error))
         )
 
-    async def digest(self, message_id: int) -> Digest | None:
-        """Everything needed to (re)render one digest message."""
+    async def digest(
+        self, message_id: int, *, items: int, health: Mapping[str, SystemHealth] | None = None
+    ) -> Digest | None:
+        """Everything needed to (re)render one digest message: its causes with `items` runs each."""
         message = (
             await self._conn.execute(select(messages_table).where(messages_table.c.id == message_id))
         ).first()
         if message is None:
             return None
-        rows = await self._conn.execute(
-            select(entries_table)
-            .where(
-                and_(
-                    entries_table.c.message_id == message_id,
-                    entries_table.c.placement == Placement.MESSAGE.value,
-                )
-            )
-            .order_by(entries_table.c.position)
-        )
-        items = tuple(
-            DigestItem(entry=row.entry, outcome=row.outcome) for row in (entry_row(r) for r in rows)
-        )
-        flows = tuple((str(name), int(count)) for name, count in json.loads(message.overflow_flows))
-        overflow_since: datetime | None = None
-        if message.overflow:
-            # Only the poll's last message carries its overflow: "List them" reaches back to it.
-            overflow_since = await self._conn.scalar(
-                select(func.min(entries_table.c.started_at)).where(
-                    and_(
-                        entries_table.c.placement == Placement.OVERFLOW.value,
-                        entries_table.c.poll_id == message.poll_id,
-                    )
-                )
-            )
-        job = await JobRepo(self._conn, self._now).latest_for_message(message.id)
-        bulk = await JobRepo(self._conn, self._now).progress(job) if job is not None else None
+        causes = CauseRepo(self._conn, self._now)
+        views = await causes.views(message.id, items=items, health=health or {})
+        jobs = JobRepo(self._conn, self._now)
+        job = await jobs.latest_for_message(message.id)
         return Digest(
             message_id=message.id,
             part=message.part,
             parts=message.parts,
             created_at=message.created_at,
-            items=items,
-            overflow=message.overflow,
-            overflow_flows=flows,
-            overflow_since=overflow_since,
-            bulk=bulk,
+            causes=tuple(views),
+            updated_at=await causes.updated_at(message.id),
+            bulk=await jobs.progress(job) if job is not None else None,
         )

@@ -34,6 +34,7 @@ class MessageRow:
     id: int
     channel: str
     ts: str | None
+    part: int  # 1: the message in the channel; later parts sit in its thread
     state: MessageState
     attempts: int
     last_error: str | None
@@ -149,6 +150,7 @@ def message_row(row: Any) -> MessageRow:
         id=row.id,
         channel=row.channel,
         ts=row.ts,
+        part=row.part,
         state=MessageState(row.state),
         attempts=row.attempts,
         last_error=row.last_error,

@@ -90,6 +90,10 @@ entries_table = Table(
     # What `/failed-syncs` filters on besides flow and run, copied from the current run's snapshot.
     Column("reference", String(255), nullable=True),
     Column("systems", Text, nullable=True),  # SyncEntry.systems, one per line
+    # The cause the first failure belongs to (bot.patchworks.causes.cause_id): a digest groups by it.
+    Column("cause_id", String(16), nullable=True, index=True),
+    # Whether the run could be resynced when it was recorded: "Resync all N" counts these.
+    Column("resyncable", Integer, nullable=True),
 )
 
 resyncs_table = Table(
@@ -159,6 +163,7 @@ bulk_jobs_table = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime, nullable=True),
     Column("finished_at", UTCDateTime, nullable=True),
+    Column("cause_id", String(16), nullable=True),  # the cause whose "Resync all" started it
 )
 
 bulk_job_runs_table = Table(

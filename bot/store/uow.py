@@ -19,6 +19,7 @@ from blocks.model import Outcome
 from bot.patchworks.models import SyncEntry
 from bot.states import ResyncOutcome
 from bot.store.audit import AuditRepo
+from bot.store.causes import CauseRepo
 from bot.store.effects import EffectRepo
 from bot.store.entries import EntryRepo
 from bot.store.jobs import JobRepo
@@ -44,6 +45,7 @@ class UnitOfWork:
         self.leases = LeaseRepo(conn, now)
         self.effects = EffectRepo(conn, now)
         self.jobs = JobRepo(conn, now)
+        self.causes = CauseRepo(conn, now)
 
     async def show_outcome(
         self,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
 
+from bot.cli import run_on_event_loop
 from bot.config import ConfigError, load_settings
 from bot.runtime import PortInUse, bind, running, serving
 from bot.services import Services, build_services
@@ -249,7 +250,7 @@ def run_demo(port: int, data_dir: str, *, options: DemoOptions | None = None) ->
     if "LOG_LEVEL" not in os.environ:
         logging.getLogger().setLevel(options.log_level)
     try:
-        return asyncio.run(_main(port, data_dir, options))
+        return run_on_event_loop(_main(port, data_dir, options))
     except PortInUse as exc:
         print(f"syncbot demo: {exc}; choose another --port or leave it out for a free one", file=sys.stderr)
         return 1

@@ -58,7 +58,7 @@ def test_hundred_fifty_entries_with_skips() -> None:
     assert_valid_modal(view)
     assert view["submit"]["text"] == "Resync 150"
     text = all_text("", view["blocks"])
-    assert "*Flow 0*: 50 · *Flow 1*: 50 · *Flow 2*: 50" in text
+    assert "Flow 0 (50) · Flow 1 (50) · Flow 2 (50)" in text
     assert "• run 40 · #1045 · Flow 0" in text
     assert "• run 41 ·" not in text
     assert "+110 more" in text
@@ -133,12 +133,12 @@ def test_summary_reports_queued_skipped_and_failed() -> None:
     text, blocks = build_bulk_summary(queued, skipped, failed, ADMIN)
     assert_valid_message(text, blocks)
     assert text == f"Bulk resync by <@{ADMIN}>: 18 queued, 2 skipped, 1 failed"
-    summary = section_texts(blocks)[0]
-    assert summary == (
-        f"Bulk resync by <@{ADMIN}>: 18 queued, 2 skipped: already retried (runs 901, 902), "
-        "1 failed: Patchworks said 500 &lt;!channel&gt;"
-    )
-    rest = "\n".join(section_texts(blocks)[1:])
+    summary, why = section_texts(blocks)[:2]
+    assert summary == f"Bulk resync by <@{ADMIN}>: 18 queued, 2 skipped, 1 failed"
+    # Why is Patchworks' text (or quotes it): plain_text, as written.
+    assert why == "2 skipped: already retried (runs 901, 902)\n1 failed: Patchworks said 500 &lt;!channel&gt;"
+    assert blocks[1]["text"]["type"] == "plain_text"
+    rest = "\n".join(section_texts(blocks)[2:])
     assert "• run 1 → run 5001 queued" in rest
     assert "• run 77 failed: Patchworks said 500 &lt;!channel&gt;" in rest
 

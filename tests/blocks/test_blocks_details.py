@@ -45,17 +45,21 @@ def test_details_show_the_facts() -> None:
     assert view["title"]["text"] == "Failed sync"
     assert view["close"]["text"] == "Close"
     assert decode(EntryRef, view["private_metadata"]) == EntryRef(run=1001, msg=9)
-    assert view["blocks"][0]["text"]["text"] == "Shopify orders to NetSuite"
-    fields = [f["text"] for f in view["blocks"][1]["fields"]]
+    assert view["blocks"][0]["text"] == {
+        "type": "plain_text",
+        "text": "Shopify orders to NetSuite",
+        "emoji": False,
+    }
+    # Patchworks' words verbatim in plain_text, syncbot's facts in mrkdwn fields.
+    assert view["blocks"][1]["text"] == {
+        "type": "plain_text",
+        "text": "Reference: #1045\nTrigger: Webhook",
+        "emoji": False,
+    }
+    fields = [f["text"] for f in view["blocks"][2]["fields"]]
     assert fields[0] == f"*Run*\n<{APP_URL}/1001|1001>"
-    assert fields[1:6] == [
-        "*Reference*\n#1045",
-        "*Systems*\nShopify → NetSuite",
-        "*Status*\nfailure",
-        "*Trigger*\nWebhook",
-        "*Attempt*\n1",
-    ]
-    assert fields[6].startswith("*Started*\n<!date^")
+    assert fields[1:4] == ["*Systems*\nShopify → NetSuite", "*Status*\nfailure", "*Attempt*\n1"]
+    assert fields[4].startswith("*Started*\n<!date^")
     (link,) = buttons(view["blocks"], Action.OPEN_IN_PATCHWORKS)
     assert link["url"] == f"{APP_URL}/1001"
     (resync,) = buttons(view["blocks"], Action.RESYNC)
@@ -114,9 +118,12 @@ def test_health_and_history() -> None:
     view = build_details_modal(DetailsModel(entry=entry(), health=health, attempts=attempts))
     assert_valid_modal(view)
     text = all_text("", view["blocks"])
-    assert "✅ *Shopify*: Connector Operational" in text
-    assert "🔑 *NetSuite*: Failed Authentication — 3 failures · last error: 401 zzz" in text
-    assert "🔌 *Peoplevox*: System Unreachable — 1 failure · last error: cURL error 28" in text
+    assert "*Connector health* (derived from recent errors)" in text
+    assert "✅ Shopify: Connector Operational" in text
+    assert "🔑 NetSuite: Failed Authentication — 3 failures · last error: 401 zzz" in text
+    assert "🔌 Peoplevox: System Unreachable — 1 failure · last error: cURL error 28" in text
+    (health_lines,) = [b for b in view["blocks"] if b["block_id"].startswith("health.")]
+    assert health_lines["text"]["type"] == "plain_text"
     assert f"<@{ADMIN}> resynced run 1001 → run 2002: ❌ failed again" in text
     assert "bogus&lt;&gt; resynced run 2002: ⚠️ request failed" in text
 
@@ -169,7 +176,12 @@ def test_many_short_lines_are_cut_by_block_count() -> None:
 def test_no_error_lines_shows_the_summary() -> None:
     view = build_details_modal(DetailsModel(entry=entry(errors=(), summary="Flow <b>stopped</b>", url=None)))
     assert_valid_modal(view)
-    assert "*Error details*\nFlow &lt;b&gt;stopped&lt;/b&gt;" in all_text("", view["blocks"])
+    (summary,) = [b for b in view["blocks"] if b["block_id"].startswith("summary")]
+    assert summary["text"] == {
+        "type": "plain_text",
+        "text": "Flow &lt;b&gt;stopped&lt;/b&gt;",
+        "emoji": False,
+    }
 
 
 def test_hostile_details_are_escaped() -> None:
@@ -188,6 +200,6 @@ def test_very_long_urls_are_not_inlined_but_still_offered() -> None:
     url = "https://app.wearepatchworks.com/flow-runs/1001?" + "a=1&" * 700
     view = build_details_modal(DetailsModel(entry=entry(url=url, errors=lines(1000, size=5))))
     assert_valid_modal(view)
-    assert view["blocks"][1]["fields"][0]["text"] == "*Run*\n1001"
+    assert view["blocks"][2]["fields"][0]["text"] == "*Run*\n1001"
     assert buttons(view["blocks"], Action.OPEN_IN_PATCHWORKS)[0]["url"] == url
     assert view["blocks"][-1]["elements"][0]["text"].endswith("— open in Patchworks")

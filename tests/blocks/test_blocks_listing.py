@@ -18,6 +18,7 @@ from support.blockkit import (
 )
 
 from blocks.ids import Action
+from blocks.limits import MAX_MESSAGE_BLOCKS
 from blocks.listing import (
     LISTING_PAGE_SIZE,
     build_empty_listing,
@@ -56,10 +57,19 @@ def test_paging_buttons_follow_the_page(page: int, pages: int, expected: list[st
 
 def test_header_names_count_filter_window_and_page() -> None:
     text, blocks = build_listing(listing(2, 3))
-    assert section_texts(blocks)[0] == "*40 failed syncs* matching `netsuite` in the last 2h (page 2 of 3)"
+    # The filter is shown as typed, so the whole line is plain_text.
+    assert blocks[0]["text"] == {
+        "type": "plain_text",
+        "text": "40 failed syncs matching “netsuite” in the last 2h (page 2 of 3)",
+        "emoji": False,
+    }
     assert text == "40 failed syncs matching “netsuite” (page 2 of 3)"
     _, unfiltered = build_listing(listing(query="  "))
-    assert section_texts(unfiltered)[0] == "*40 failed syncs* in the last 2h (page 1 of 3)"
+    assert section_texts(unfiltered)[0] == "40 failed syncs in the last 2h (page 1 of 3)"
+    text, blocks = build_listing(listing(query="INVENTORY_CLAIM_FAILED *x* <!here>"))
+    shown = "40 failed syncs matching “INVENTORY_CLAIM_FAILED *x* &lt;!here&gt;” in the last 2h (page 1 of 3)"
+    assert section_texts(blocks)[0] == shown
+    assert text == "40 failed syncs matching “INVENTORY_CLAIM_FAILED *x* &lt;!here&gt;” (page 1 of 3)"
 
 
 def test_listing_has_bulk_actions_without_a_digest() -> None:
@@ -83,6 +93,17 @@ def test_more_than_a_page_of_items_is_cut_to_the_page_size() -> None:
     assert len(buttons(blocks, Action.DETAILS)) == LISTING_PAGE_SIZE
 
 
+def test_a_full_page_with_every_frame_block_fits_fifty_blocks() -> None:
+    as_of = datetime(2026, 11, 27, 10, 5, tzinfo=UTC)
+    full = listing(n=40).model_copy(update={"as_of": as_of, "now": as_of, "notice": "Partly unreachable"})
+    text, blocks = build_listing(full)
+    assert_valid_message(text, blocks)
+    assert len(buttons(blocks, Action.DETAILS)) == LISTING_PAGE_SIZE
+    assert len(blocks) <= MAX_MESSAGE_BLOCKS
+    assert [b["block_id"].split(":")[0] for b in blocks[:2]] == ["head", "fresh"]
+    assert [b["block_id"].split(":")[0] for b in blocks[-3:]] == ["div", "bulk", "pager"]
+
+
 def test_no_items_is_the_empty_reply() -> None:
     assert build_listing(listing(n=0)) == build_empty_listing("netsuite", 120)
 
@@ -90,10 +111,14 @@ def test_no_items_is_the_empty_reply() -> None:
 def test_empty_listing() -> None:
     text, blocks = build_empty_listing("<!here> *x*", 72 * 60)
     assert_valid_message(text, blocks)
-    assert (
-        section_texts(blocks)[0] == "No failed syncs matching `&lt;!here&gt; \u2217x\u2217` in the last 3d."
-    )
-    assert "/failed-syncs &lt;!here&gt; \u2217x\u2217 15d" in all_text(text, blocks)
+    assert section_texts(blocks)[0] == "No failed syncs matching “&lt;!here&gt; *x*” in the last 3d."
+    assert blocks[0]["text"]["type"] == "plain_text"
+    hint = blocks[1]["elements"][0]
+    assert hint == {
+        "type": "plain_text",
+        "text": "Try a longer window, e.g. “/failed-syncs &lt;!here&gt; *x* 15d”, or “/failed-syncs help”.",
+        "emoji": False,
+    }
     assert raw_tokens(text, blocks) == []
     text, blocks = build_empty_listing("", 24 * 60)
     assert section_texts(blocks)[0] == "No failed syncs in the last 24h."
@@ -170,6 +195,6 @@ def test_the_listing_says_how_fresh_it_is_and_what_it_could_not_read() -> None:
     text, blocks = build_listing(partial)
     assert_valid_message(text, blocks)
     shown = all_text(text, blocks)
-    assert "Patchworks could not be reached" in shown
-    assert "<!here>" not in raw_tokens(text, blocks)
+    assert "⚠️ Patchworks could not be reached &lt;!here&gt;" in shown
+    assert raw_tokens(text, blocks) == []
     assert line in shown

@@ -34,11 +34,12 @@ from blocks.values import EntryRef, decode
 from bot.patchworks.models import Health, SystemHealth
 
 
-def test_notice_escapes_everything() -> None:
-    text, blocks = notice("You may not resync <!channel> <@U1> & co")
+def test_notice_is_shown_as_written_and_pings_no_one() -> None:
+    text, blocks = notice("You may not resync <!channel> <@U1> & co (Slack said fatal_error, *x*)")
     assert_valid_message(text, blocks)
-    assert text == "You may not resync &lt;!channel&gt; &lt;@U1&gt; &amp; co"
-    assert section_texts(blocks) == [text]
+    assert text == "You may not resync &lt;!channel&gt; &lt;@U1&gt; &amp; co (Slack said fatal_error, *x*)"
+    assert blocks[0]["text"] == {"type": "plain_text", "text": text, "emoji": False}
+    assert raw_tokens(text, blocks) == []
     assert notice("")[0] == "(no message)"
     assert_valid_message(*notice("x" * 20_000))
 
@@ -59,8 +60,8 @@ def test_mrkdwn_notice_keeps_the_callers_formatting() -> None:
         ),
         (Outcome(state=EntryState.OK, new_run_id=456), "✅ Run 123 resynced OK as run 456"),
         (
-            Outcome(state=EntryState.FAILED_AGAIN, new_run_id=456, detail="Timeout <!here>\nmore"),
-            "❌ Run 123 failed again as run 456: Timeout &lt;!here&gt;",
+            Outcome(state=EntryState.FAILED_AGAIN, new_run_id=456, detail="Timeout_ERR <!here>\nmore"),
+            "❌ Run 123 failed again as run 456: Timeout_ERR &lt;!here&gt;",
         ),
         (
             Outcome(state=EntryState.QUEUED, new_run_id=456, by_user=ADMIN),
@@ -77,16 +78,23 @@ def test_outcome_replies(outcome: Outcome, expected: str) -> None:
     assert_valid_message(text, blocks)
     assert text == expected
     assert section_texts(blocks) == [expected]
+    # Quoting Patchworks, the reply names no one: plain_text; with a mention it is mrkdwn.
+    quotes = outcome.state in (EntryState.FAILED_AGAIN, EntryState.ERROR)
+    assert blocks[0]["text"]["type"] == ("plain_text" if quotes else "mrkdwn")
 
 
 def test_outage_and_recovery_notices() -> None:
     text, blocks = outage_notice(NOW, "Connection refused <!channel>\ntrace")
     assert_valid_message(text, blocks)
     assert section_texts(blocks) == [
-        f"🔌 Patchworks API unreachable since {slack_date(NOW)}: Connection refused &lt;!channel&gt;. "
+        f"🔌 Patchworks API unreachable since {slack_date(NOW)}. "
         "Polling continues; digests resume when it recovers."
     ]
+    assert blocks[1]["elements"] == [
+        {"type": "plain_text", "text": "Last error: Connection refused &lt;!channel&gt;", "emoji": False}
+    ]
     assert text.startswith("🔌 Patchworks API unreachable since 2026-11-27 10:32 UTC: Connection refused")
+    assert raw_tokens(text, blocks) == []
     text, blocks = recovery_notice(NOW, NOW + timedelta(hours=1, minutes=5))
     assert_valid_message(text, blocks)
     assert "(down for 1 h 5 min)" in text
@@ -111,16 +119,21 @@ def test_resync_anyway_prompt() -> None:
     assert "Failed Authentication" in text
     assert raw_tokens(text, blocks) == []
     shown = all_text(text, blocks)
-    assert (
-        "*NetSuite* looks like *Failed Authentication* (last error: 401 invalid token &lt;@U9&gt;). "
+    assert section_texts(blocks) == [
+        "⚠️ *Run 123*: *NetSuite* looks like *Failed Authentication*. "
         "A resync will probably fail again until it is fixed."
-    ) in shown
-    assert "*Run 123* of *Shopify orders to NetSuite* (ref #1045)" in shown
+    ]
+    # The entry and the evidence are Patchworks' words: plain_text, as written.
+    assert [(e["type"], e["text"]) for e in blocks[1]["elements"]] == [
+        ("plain_text", "Shopify orders to NetSuite (ref #1045)"),
+        ("plain_text", "NetSuite, last error: 401 invalid token &lt;@U9&gt;"),
+    ]
     assert "Shopify* looks like" not in shown
 
 
 def test_notice_and_loading_modals() -> None:
-    view = notice_modal("A title that is far too long for Slack", "Run 5 is gone <!here>")
+    view = notice_modal("A title that is far too long for Slack", "Run 5 is gone <!here> (RUN_GONE)")
     assert_valid_modal(view)
-    assert section_texts(view["blocks"]) == ["Run 5 is gone &lt;!here&gt;"]
+    assert section_texts(view["blocks"]) == ["Run 5 is gone &lt;!here&gt; (RUN_GONE)"]
+    assert view["blocks"][0]["text"]["type"] == "plain_text"
     assert_valid_modal(loading_modal("Failed sync"))

@@ -12,7 +12,17 @@ from blocks.bulk import build_bulk_confirm_modal, build_bulk_summary
 from blocks.details import build_details_modal
 from blocks.digest import build_digest
 from blocks.listing import build_listing
-from blocks.model import BulkPlan, DetailsModel, Digest, DigestItem, EntryState, Listing, Outcome, Skipped
+from blocks.model import (
+    BulkPlan,
+    CauseView,
+    DetailsModel,
+    Digest,
+    DigestItem,
+    EntryState,
+    Listing,
+    Outcome,
+    Skipped,
+)
 from blocks.text import escape
 from bot.patchworks.models import ErrorLine, Health, RunStatus, SystemHealth
 
@@ -69,25 +79,39 @@ def digest_items(draw: Any, max_size: int = 20) -> list[DigestItem]:
 @SETTINGS
 @given(
     items=digest_items(),
-    overflow=st.integers(0, 10**6),
+    causes=st.integers(1, 60),
+    counts=st.integers(1, 10**6),
     flows=st.lists(st.tuples(texts, st.integers(1, 10**6)), max_size=8),
+    example=texts,
+    step=texts,
     part=st.integers(1, 50),
 )
 def test_any_digest_is_valid_and_inert(
     items: list[DigestItem],
-    overflow: int,
+    causes: int,
+    counts: int,
     flows: list[tuple[str, int]],
+    example: str,
+    step: str,
     part: int,
 ) -> None:
-    digest = Digest(
-        message_id=7,
-        part=part,
-        parts=50,
-        created_at=NOW,
-        items=tuple(items),
-        overflow=overflow,
-        overflow_flows=tuple(flows),
+    views = tuple(
+        CauseView(
+            cause_id=f"{index:016x}",
+            example=example,
+            next_step=step,
+            count=counts,
+            open_runs=counts // (index + 1),
+            retryable=counts // (index + 2),
+            flows=tuple(flows),
+            systems=("Shopify", "NetSuite"),
+            first_seen=NOW,
+            last_seen=NOW,
+            items=tuple(items[index::causes]),
+        )
+        for index in range(causes)
     )
+    digest = Digest(message_id=7, part=part, parts=50, created_at=NOW, causes=views)
     text, blocks = build_digest(digest)
     assert_valid_message(text, blocks)
     assert raw_tokens(text, blocks) == []

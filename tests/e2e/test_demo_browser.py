@@ -177,7 +177,8 @@ def test_demo_end_to_end_in_chromium(demo: DemoStack) -> None:
             entry = digest.locator(".bk-section").filter(has_text="Error:").first
             error = re.search(r"Error: (.+)", entry.inner_text())
             assert error is not None
-            entry_actions = entry.locator("xpath=following-sibling::*[1]")
+            # An entry is its verbatim section, a context, then its actions row.
+            entry_actions = entry.locator("xpath=following-sibling::*[contains(@class, 'bk-actions')][1]")
             entry_actions.locator("[data-action-id=entry_details]").click()
             modal = page.locator(".modal")
             expect(modal).to_contain_text("Error details", timeout=WAIT_MS)

@@ -9,22 +9,40 @@ from support.harness import CHANNEL, FakeSlack
 from syncbot_sandbox.store import Workspace
 
 
-def digest_messages(workspace: Workspace, channel: str = CHANNEL) -> list[Any]:
-    """Top-level digest messages in the channel, oldest first."""
+def digest_messages(workspace: Workspace, channel: str = CHANNEL, *, parts: bool = False) -> list[Any]:
+    """Digest messages in the channel, oldest first: the top-level ones, or with `parts` also
+    the later parts of each digest, which sit in its thread."""
     return [
         message
         for message in workspace.channel(channel).messages.values()
-        if message.thread_ts is None and (message.metadata or {}).get("event_type") == "syncbot_digest"
+        if (parts or message.thread_ts is None)
+        and (message.metadata or {}).get("event_type") == "syncbot_digest"
     ]
 
 
-def entry_text(slack: FakeSlack, run_id: int) -> str:
-    """The visible text of one entry in whichever digest holds it."""
-    for message in digest_messages(slack.workspace):
+def counted_runs(slack: FakeSlack) -> int:
+    """Runs the digests' causes say they hold ("*12 failed runs*", "Resolved · 3 runs")."""
+    total = 0
+    for message in digest_messages(slack.workspace, parts=True):
         for block in message.blocks:
             text = (block.get("text") or {}).get("text", "")
-            if f"run {run_id}" in text:
-                return str(text)
+            if match := re.search(r"^(?:\*(\d+) failed runs?\*|✅ \*Resolved\* · (\d+) runs?)", text):
+                total += int(match.group(1) or match.group(2))
+    return total
+
+
+def entry_text(slack: FakeSlack, run_id: int) -> str:
+    """The visible text of one entry in whichever digest holds it: its verbatim section and its
+    context (run link, state), one text object a line."""
+    own = re.compile(rf"[ei]{run_id}:")  # after the key of the cause the entry is shown under
+    for message in digest_messages(slack.workspace, parts=True):
+        texts = []
+        for block in message.blocks:
+            if own.search(str(block.get("block_id", ""))):
+                objects = [block.get("text") or {}, *block.get("elements", [])]
+                texts += [str(obj["text"]) for obj in objects if isinstance(obj.get("text"), str)]
+        if texts:
+            return "\n".join(texts)
     raise AssertionError(f"run {run_id} is in no digest")
 
 
@@ -36,7 +54,7 @@ def digest_ts(slack: FakeSlack) -> str:
 def shown_runs(slack: FakeSlack) -> list[int]:
     """Run ids that appear as entries (with a Details button) in the channel's digests."""
     runs: list[int] = []
-    for message in digest_messages(slack.workspace):
+    for message in digest_messages(slack.workspace, parts=True):
         for block in message.blocks:
             for element in block.get("elements", []) if block.get("type") == "actions" else []:
                 if element.get("action_id") == "entry_details":

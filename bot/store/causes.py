@@ -1,0 +1,120 @@
+"""Causes as a digest message shows them: counted and summarised in SQL, a few runs loaded.
+
+A message holds every run of its causes (placement MESSAGE): a cause of 5,000 runs costs a few
+aggregate queries and its newest runs, never 5,000 parsed snapshots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from blocks.model import CauseView, DigestItem, EntryState
+from bot.patchworks.causes import cause_of, classify, next_step
+from bot.patchworks.models import Health, SystemHealth
+from bot.states import Placement
+from bot.store.jobs import JobRepo
+from bot.store.rows import entry_row
+from bot.store.tables import entries_table
+
+__all__ = ["OPEN_STATES", "CauseRepo"]
+
+_e = entries_table.c
+# States of an entry whose run is still failed: what "Resync all" covers and "resolved" waits for.
+OPEN_STATES = (EntryState.FAILED.value, EntryState.FAILED_AGAIN.value, EntryState.ERROR.value)
+
+
+class CauseRepo:
+    """Read the causes of a digest message, and the runs "Resync all" of one of them covers."""
+
+    def __init__(self, conn: AsyncConnection, now: datetime) -> None:
+        self._conn = conn
+        self._now = now
+
+    async def views(
+        self, message_id: int, *, items: int, health: Mapping[str, SystemHealth]
+    ) -> list[CauseView]:
+        """The message's causes, most runs first, each with its newest `items` runs."""
+        in_message = and_(_e.message_id == message_id, _e.placement == Placement.MESSAGE.value)
+        not_ok = case((_e.state != EntryState.OK.value, 1), else_=0)
+        retryable = case((and_(_e.resyncable == 1, _e.state.in_(OPEN_STATES)), 1), else_=0)
+        groups = await self._conn.execute(
+            select(
+                _e.cause_id,
+                func.count(),
+                func.min(_e.started_at),
+                func.max(_e.started_at),
+                func.sum(not_ok),
+                func.sum(retryable),
+            )
+            .where(in_message)
+            .group_by(_e.cause_id)
+            .order_by(func.count().desc(), _e.cause_id)
+        )
+        views: list[CauseView] = []
+        jobs = JobRepo(self._conn, self._now)
+        for cause_id, count, first, last, open_runs, can_retry in groups.all():
+            of_cause = and_(in_message, _e.cause_id == cause_id if cause_id else _e.cause_id.is_(None))
+            flows = await self._conn.execute(
+                select(_e.flow_name, func.count())
+                .where(of_cause)
+                .group_by(_e.flow_name)
+                .order_by(func.count().desc(), _e.flow_name)
+            )
+            rows = await self._conn.execute(
+                select(entries_table)
+                .where(of_cause)
+                .order_by(_e.started_at.desc(), _e.run_id.desc())
+                .limit(items)
+            )
+            shown = [entry_row(row) for row in rows]
+            newest = shown[0].entry if shown else None
+            key = cause_of(newest) if newest is not None else None
+            systems = key.systems if key is not None else ()
+            job = await jobs.latest_for_cause(message_id, cause_id) if cause_id else None
+            views.append(
+                CauseView(
+                    cause_id=cause_id or "0" * 16,
+                    example=newest.error_summary if newest is not None else "",
+                    next_step=next_step(classify(key.signature)) if key is not None else "",
+                    count=int(count),
+                    open_runs=int(open_runs or 0),
+                    retryable=int(can_retry or 0),
+                    flows=tuple((str(name), int(n)) for name, n in flows.all()),
+                    systems=systems,
+                    health=tuple(
+                        health[system]
+                        for system in systems
+                        if system in health and health[system].health is not Health.OPERATIONAL
+                    ),
+                    first_seen=first,
+                    last_seen=last,
+                    items=tuple(DigestItem(entry=row.entry, outcome=row.outcome) for row in shown),
+                    bulk=await jobs.progress(job) if job is not None else None,
+                )
+            )
+        return views
+
+    async def open_runs(self, message_id: int, cause_id: str) -> list[int]:
+        """Current run ids of the cause's runs in the message that are still failed, oldest first."""
+        rows = await self._conn.execute(
+            select(_e.current_run_id)
+            .where(
+                and_(
+                    _e.message_id == message_id,
+                    _e.placement == Placement.MESSAGE.value,
+                    _e.cause_id == cause_id,
+                    _e.state.in_(OPEN_STATES),
+                )
+            )
+            .order_by(_e.started_at, _e.run_id)
+        )
+        return [int(run_id) for (run_id,) in rows]
+
+    async def updated_at(self, message_id: int) -> datetime | None:
+        """When runs last joined the message."""
+        value = await self._conn.scalar(select(func.max(_e.created_at)).where(_e.message_id == message_id))
+        return value if isinstance(value, datetime) else None
