@@ -397,7 +397,9 @@ class BulkJobs:
     async def _one(self, job: JobRow, run: JobRunRow, current: SyncEntry | None) -> int:
         """Skip or retry one re-checked run. Returns 1 when its outcome is settled."""
         if current is None:
-            await self._settle(job.id, run.run_id, JobRunState.SKIPPED, reason="no longer failed")
+            await self._settle(
+                job.id, run.run_id, JobRunState.SKIPPED, reason="no longer failed", resolved=True
+            )
             return 1
         verdict = current.resyncability
         if not verdict.allowed:
@@ -425,9 +427,20 @@ class BulkJobs:
         *,
         reason: str | None,
         new_run_id: int | None = None,
+        resolved: bool = False,
     ) -> None:
         async with self._store.unit_of_work(self._clock()) as uow:
             await uow.jobs.settle_run(job_id, run_id, state, reason=reason, new_run_id=new_run_id)
+            tracked = await uow.entries.for_run(run_id) if resolved else None
+            if tracked is not None and tracked.current_run_id == run_id:
+                # Fixed in Patchworks meanwhile: its cause counts it as resolved, not open.
+                await uow.show_outcome(
+                    tracked,
+                    ResyncOutcome.OK,
+                    by_user="",
+                    new_run_id=None,
+                    detail="no longer failed in Patchworks",
+                )
 
     async def _show_progress(self, message_id: int | None) -> None:
         """Rewrite the job's digest, and the digests its resyncs changed (a listing's job has

@@ -11,6 +11,7 @@ from support.slack import digest_messages, digest_ts, forged_click
 from support.waiting import eventually
 
 from blocks.ids import Action
+from blocks.model import EntryState
 from bot.services import Services
 
 ANA = "U0ADA"
@@ -108,6 +109,10 @@ async def test_a_job_rechecks_its_runs_in_list_pages_not_one_by_one(services: Se
         assert job is not None
         progress = await uow.jobs.progress(job)
     assert (progress.state, progress.queued, progress.skipped) == ("done", len(retried), 1)
+    async with services.store.unit_of_work() as uow:
+        fixed = await uow.entries.for_run(resolved)
+    assert fixed is not None
+    assert fixed.outcome.state is EntryState.OK  # its cause counts it resolved, not open
 
 
 async def test_a_confirmation_submitted_twice_starts_one_job(services: Services, sim: Sim) -> None:

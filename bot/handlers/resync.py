@@ -47,16 +47,20 @@ async def _resync(services: Services, body: dict[str, Any], *, force: bool) -> N
     if ref is None:
         return
     user = str(body["user"]["id"])
-    result = await services.resyncer.resync_one(ref.run, user, force=force)
-    view = body.get("view")
-    if isinstance(view, dict) and view.get("id"):
-        await _refresh_details(services, str(view["id"]), ref, result.message)
-        return
-    if result.status is ResyncStatus.UNHEALTHY and result.entry is not None:
-        text, blocks = resync_anyway_prompt(result.entry, list(result.health), ref)
-        await tell(services, body, text, blocks)
-        return
-    await tell(services, body, result.message, replace=force, escape=False)
+    # The person hears first; the digest rewrites the resync caused are delivered after, as
+    # they may wait behind other Slack work (one post a second per channel).
+    result = await services.resyncer.resync_one(ref.run, user, force=force, deliver=False)
+    try:
+        view = body.get("view")
+        if isinstance(view, dict) and view.get("id"):
+            await _refresh_details(services, str(view["id"]), ref, result.message)
+        elif result.status is ResyncStatus.UNHEALTHY and result.entry is not None:
+            text, blocks = resync_anyway_prompt(result.entry, list(result.health), ref)
+            await tell(services, body, text, blocks)
+        else:
+            await tell(services, body, result.message, replace=force, escape=False)
+    finally:
+        await services.effects.deliver()
 
 
 async def _refresh_details(services: Services, view_id: str, ref: EntryRef, message: str) -> None:
