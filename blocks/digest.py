@@ -12,14 +12,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from blocks.bulk import bulk_actions, bulk_progress
-from blocks.elements import Block, button, context, divider, header, plain_text, seal, section, verbatim
+from blocks.elements import (
+    Block,
+    actions,
+    button,
+    context,
+    divider,
+    header,
+    plain_text,
+    seal,
+    section,
+    verbatim,
+)
 from blocks.entry import ENTRY_BLOCKS as _ENTRY_BLOCKS
 from blocks.entry import entry_list, systems_label
 from blocks.ids import Action
 from blocks.limits import MAX_MESSAGE_BLOCKS, MESSAGE_TEXT_BUDGET, visible_text_length
 from blocks.model import CauseView, Digest, JobState
-from blocks.text import escape_entities, escaped, one_line, slack_date, truncate
-from blocks.values import CauseRef, encode
+from blocks.text import escape_entities, escaped, one_line, slack_date, truncate, user_mention
+from blocks.values import CauseRef, SnoozeFor, SnoozeRef, encode
 
 __all__ = ["CAUSES_PER_MESSAGE", "ENTRIES_PER_MESSAGE", "build_digest", "cause_blocks"]
 
@@ -27,8 +38,9 @@ __all__ = ["CAUSES_PER_MESSAGE", "ENTRIES_PER_MESSAGE", "build_digest", "cause_b
 CAUSES_PER_MESSAGE = 4
 # Runs shown per message, over all its causes (each run costs _ENTRY_BLOCKS blocks).
 ENTRIES_PER_MESSAGE = 12
-# Divider, the cause's head (with "Resync all N…"), its error, its context, and "+N more".
-CAUSE_FRAME = 5
+# Divider, the cause's head (with "Resync all N…"), its error, its context, its actions ("I'm on
+# it", Snooze) and "+N more".
+CAUSE_FRAME = 6
 # The message's header and context, the selection row and its bulk progress line.
 _MESSAGE_FRAME = 4
 # Headroom under the text budget for what the estimate cannot see.
@@ -38,6 +50,13 @@ _FLOWS_SHOWN = 3
 # Details modal shows every line in full).
 _EXAMPLE_CHARS = 1200
 _FLOWS_CHARS = 300
+# The Snooze menu, in the order shown (times are the server's: see bot.handlers.causes).
+SNOOZE_LABELS = {
+    SnoozeFor.HOUR: "1 hour",
+    SnoozeFor.FOUR_HOURS: "4 hours",
+    SnoozeFor.TOMORROW: "Until 09:00 tomorrow",
+    SnoozeFor.WEEK: "1 week",
+}
 
 
 def _allot(causes: Sequence[CauseView], capacity: int) -> list[int]:
@@ -62,8 +81,10 @@ def _health_text(cause: CauseView) -> str:
 
 def _head_text(cause: CauseView) -> str:
     runs = "run" if cause.count == 1 else "runs"
+    status = _status_text(cause)
     if cause.resolved:
-        return f"✅ *Resolved* · {cause.count} {runs}"
+        resolved = f"✅ *Resolved* · {cause.count} {runs}"
+        return f"{resolved}\n{status}" if status else resolved
     parts = [f"*{cause.count} failed {runs}*"]
     if cause.open_runs != cause.count:
         parts.append(f"{cause.open_runs} still open")
@@ -74,12 +95,71 @@ def _head_text(cause: CauseView) -> str:
             parts.append(f"at {slack_date(cause.first_seen)}")
         else:
             parts.append(f"first {slack_date(cause.first_seen)}, last {slack_date(cause.last_seen)}")
+    head = " · ".join(parts)
+    return f"{head}\n{status}" if status else head
+
+
+def _status_text(cause: CauseView) -> str:
+    """Who is on the cause and until when it is snoozed (syncbot's words, mentions real)."""
+    parts: list[str] = []
+    if cause.owner:
+        parts.append(f"👤 {user_mention(cause.owner)} is on it")
+    if cause.snoozed_until is not None:
+        by = f" by {user_mention(cause.snoozed_by)}" if cause.snoozed_by else ""
+        snoozed = f"💤 Snoozed{by} until {slack_date(cause.snoozed_until)}"
+        if cause.held:
+            snoozed += f" · {cause.held} new {'failure' if cause.held == 1 else 'failures'} held"
+        parts.append(snoozed)
     return " · ".join(parts)
+
+
+def _cause_actions(cause: CauseView, message_id: int, key: str) -> Block | None:
+    """ "I'm on it" or "Hand back", and the Snooze menu or "Unsnooze"."""
+    ref = encode(CauseRef(msg=message_id, cause=cause.cause_id))
+    elements: list[Block] = []
+    if cause.owner:
+        elements.append(
+            button(
+                "Hand back",
+                Action.CAUSE_HAND_BACK,
+                value=ref,
+                accessibility_label="Hand this cause back: nobody is on it any more",
+            )
+        )
+    elif not cause.resolved:
+        elements.append(
+            button(
+                "🙋 I'm on it",
+                Action.CAUSE_TAKE,
+                value=ref,
+                accessibility_label="Tell the channel you are handling this cause",
+            )
+        )
+    if cause.snoozed_until is not None:
+        elements.append(button("Unsnooze", Action.CAUSE_UNSNOOZE, value=ref))
+    elif not cause.resolved:
+        options = [
+            {
+                "text": plain_text(label),
+                "value": encode(SnoozeRef(msg=message_id, cause=cause.cause_id, span=span)),
+            }
+            for span, label in SNOOZE_LABELS.items()
+        ]
+        elements.append(
+            {
+                "type": "static_select",
+                "action_id": Action.CAUSE_SNOOZE,
+                "placeholder": plain_text("💤 Snooze…"),
+                "options": options,
+            }
+        )
+    return actions(*elements, key=key) if elements else None
 
 
 def _resync_all(cause: CauseView, message_id: int) -> Block | None:
     running = cause.bulk is not None and cause.bulk.state is JobState.RUNNING
-    if cause.resolved or running or cause.retryable <= 0:
+    snoozed = cause.snoozed_until is not None
+    if cause.resolved or running or snoozed or cause.retryable <= 0:
         return None
     return button(
         f"Resync all {cause.retryable}…",
@@ -117,6 +197,9 @@ def cause_blocks(
     example = cause.example if cause.example.strip() else "Patchworks gave no error details."
     blocks.append(section(verbatim(example, _EXAMPLE_CHARS), key=f"{key}x"))
     blocks.append(_context_block(cause, f"{key}c"))
+    controls = _cause_actions(cause, message_id, f"{key}a")
+    if controls is not None:
+        blocks.append(controls)
     if cause.bulk is not None:
         blocks += [{**block, "block_id": f"{key}{block['block_id']}"} for block in bulk_progress(cause.bulk)]
     items = cause.items[:shown]
@@ -158,6 +241,9 @@ def build_digest(digest: Digest) -> tuple[str, list[Block]]:
     when = [f"Posted {slack_date(digest.created_at)}"]
     if digest.updated_at is not None and digest.updated_at > digest.created_at:
         when.append(f"updated {slack_date(digest.updated_at)}")
+    held = sum(cause.held for cause in causes)
+    if held:
+        when.append(f"💤 {held} snoozed")
     head = [header(truncate(title, 150), key="head"), context(" · ".join(when), key="when")]
     tail: list[Block] = []
     selection = bulk_actions(digest.items, message_id=digest.message_id, every=False)
@@ -166,6 +252,16 @@ def build_digest(digest: Digest) -> tuple[str, list[Block]]:
         tail.append(selection)
     if digest.bulk is not None:
         tail += bulk_progress(digest.bulk)
+    hidden = digest.causes[CAUSES_PER_MESSAGE:]
+    if hidden:
+        # The last part of a digest of very many causes: say what it does not show.
+        runs = sum(cause.count for cause in hidden)
+        tail.append(
+            context(
+                f"+{len(hidden)} more causes ({runs} runs) not shown here: `/failed-syncs` lists them.",
+                key="morecauses",
+            )
+        )
     frames = len(head) + len(tail) + CAUSE_FRAME * len(causes) + sum(1 for c in causes if c.bulk)
     capacity = min(ENTRIES_PER_MESSAGE, max(0, (MAX_MESSAGE_BLOCKS - frames) // _ENTRY_BLOCKS))
     shown = _allot(causes, capacity)

@@ -72,6 +72,11 @@ class CauseView(_Frozen):
     last_seen: datetime | None = None
     items: tuple[DigestItem, ...] = ()  # its newest runs, shown with their actions
     bulk: BulkProgress | None = None  # the newest "Resync all" job of this cause
+    owner: str | None = None  # Slack user ID of whoever said "I'm on it"
+    owner_since: datetime | None = None
+    snoozed_until: datetime | None = None  # set only while the snooze lasts
+    snoozed_by: str | None = None
+    held: int = 0  # new failures the snooze holds back (recorded, not placed yet)
 
     @property
     def resolved(self) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from enum import StrEnum
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
@@ -25,6 +26,8 @@ __all__ = [
     "JobRef",
     "ListRef",
     "RunId",
+    "SnoozeFor",
+    "SnoozeRef",
     "decode",
     "decode_run_option",
     "encode",
@@ -86,6 +89,24 @@ class CauseRef(_Value):
     v: Literal[1] = 1
     msg: Id
     cause: str = Field(pattern=r"^[0-9a-f]{16}$")
+
+
+class SnoozeFor(StrEnum):
+    """How long a snooze lasts; the server turns it into a time (bot.handlers.causes)."""
+
+    HOUR = "1h"
+    FOUR_HOURS = "4h"
+    TOMORROW = "tomorrow"  # until 09:00 tomorrow, in SYNCBOT_TIMEZONE
+    WEEK = "1w"
+
+
+class SnoozeRef(_Value):
+    """One option of a cause's Snooze menu: the cause, the message it was chosen in, how long."""
+
+    v: Literal[1] = 1
+    msg: Id
+    cause: str = Field(pattern=r"^[0-9a-f]{16}$")
+    span: SnoozeFor
 
 
 class JobRef(_Value):

@@ -51,6 +51,7 @@ def _secrets(settings: Settings) -> list[str]:
         settings.slack_signing_secret,
         settings.slack_app_token,
         settings.patchworks_api_key,
+        settings.syncbot_hook_secret,
     )
     found = [value.get_secret_value() for value in values if value is not None]
     # The password of any URL setting (up to the URL's last "@", as mask_url reads it), also in
@@ -172,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"syncbot: {for_terminal(str(exc))}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, _secrets(settings))
+    setup_logging(settings.log_level, _secrets(settings), fmt=settings.log_format)
     if args.command == "audit":
         return run_on_event_loop(_audit(settings, args.since))
     runner = {"run": _run, "poll": _poll_once, "check": _check}[args.command]

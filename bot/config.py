@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from datetime import time
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -13,13 +15,15 @@ from sqlalchemy.exc import ArgumentError
 from bot.patchworks.models import REPORT_WINDOW
 from bot.textsafe import mask_url
 
-__all__ = ["REQUIRED_FOR_POLL", "ConfigError", "Settings", "load_settings", "mask_url"]
+__all__ = ["HOOK_SECRET_MIN", "REQUIRED_FOR_POLL", "ConfigError", "Settings", "load_settings", "mask_url"]
 
 # What every command that talks to Slack and Patchworks needs; `run` adds the signing secret.
 REQUIRED_FOR_POLL = ("slack_bot_token", "syncbot_channel", "patchworks_api_key")
 
 _SLACK_ID = re.compile(r"^[A-Z][A-Z0-9]{2,}$")
 _REPORT_HOURS = int(REPORT_WINDOW.total_seconds()) // 3600
+# SYNCBOT_HOOK_SECRET guards an endpoint on the internet: a short one could be guessed.
+HOOK_SECRET_MIN = 16
 
 
 class ConfigError(Exception):
@@ -58,9 +62,17 @@ class Settings(BaseSettings):
     syncbot_resync_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
     syncbot_resync_groups: Annotated[list[str], NoDecode] = Field(default_factory=list)
     syncbot_group_cache_seconds: int = Field(60, ge=0, le=3600)
+    # Where "Snooze until 09:00 tomorrow" is computed (an IANA zone name, e.g. Europe/London).
+    syncbot_timezone: str = Field("UTC", description="an IANA time zone such as Europe/London")
+    # The daily summary's time of day (HH:MM in SYNCBOT_TIMEZONE); unset: no summary.
+    syncbot_summary_at: time | None = Field(None, description="HH:MM in SYNCBOT_TIMEZONE, e.g. 08:30")
     database_url: str = Field("sqlite+aiosqlite:///./syncbot.db")
     port: int = Field(3000, ge=0, le=65_535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # text: one line per record; json: one JSON object per line (bot/logs.py).
+    log_format: Literal["text", "json"] = "text"
+    # Enables POST /patchworks/hook (Authorization: Bearer <secret>); unset, the endpoint is off.
+    syncbot_hook_secret: SecretStr | None = Field(None, description="bearer secret for POST /patchworks/hook")
 
     _split_users = field_validator("syncbot_resync_users", "syncbot_resync_groups", mode="before")(_split_ids)
 
@@ -110,6 +122,44 @@ class Settings(BaseSettings):
             return None
         if value is not None and not value.get_secret_value().startswith("xapp-"):
             raise ValueError("expected an app-level token starting with xapp-")
+        return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("syncbot_hook_secret")
+    @classmethod
+    def _hook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None  # set but empty: the endpoint stays off
+        if len(value.get_secret_value()) < HOOK_SECRET_MIN:
+            raise ValueError(
+                f"expected at least {HOOK_SECRET_MIN} characters (e.g. the output of `openssl rand -hex 32`)"
+            )
+        return value
+
+    @field_validator("syncbot_summary_at", mode="before")
+    @classmethod
+    def _summary_at(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str):
+            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value.strip()):
+                raise ValueError("expected HH:MM (24-hour), e.g. 08:30")
+            hours, minutes = value.strip().split(":")
+            return time(int(hours), int(minutes))
+        return value
+
+    @field_validator("syncbot_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        value = value.strip() or "UTC"
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone such as UTC or Europe/London") from None
         return value
 
     @field_validator("database_url")

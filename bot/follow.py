@@ -147,6 +147,8 @@ class ResyncFollower:
                 detail=detail,
                 current=current,
             )
-            if entry.message_id is not None:
+            # A single resync's outcome gets a thread reply; a bulk job's runs show theirs in the
+            # digest only (its one summary is the thread's), or a job of 200 posts 200 replies.
+            if entry.message_id is not None and not await uow.jobs.includes(resync.run_id):
                 text, blocks = outcome_reply(entry.entry, shown)
                 await uow.effects.reply_later(entry.message_id, text, blocks)

@@ -11,23 +11,36 @@ Three parts, all on the one root handler so that no logger can route around them
 - `SafeFormatter` makes each formatted record start exactly one line: the header and message are
   one line (newlines shown as \\n), and traceback lines, which stay multi-line to stay readable,
   are each prefixed with "  | " so a line forged inside an exception message cannot pass as a record.
+  With LOG_FORMAT=json, `JsonFormatter` writes one JSON object per line instead (same filters).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import sys
 from collections.abc import Iterable
-from typing import TextIO
+from datetime import UTC, datetime
+from typing import Literal, TextIO
 
 import slack_bolt
 import slack_sdk
 
 from bot.textsafe import Scrubber, for_terminal, lines_for_terminal, mask_url
 
-__all__ = ["QuietLibraries", "RedactSecrets", "SafeFormatter", "bolt_logger", "setup_logging"]
+__all__ = [
+    "JsonFormatter",
+    "LogFormat",
+    "QuietLibraries",
+    "RedactSecrets",
+    "SafeFormatter",
+    "bolt_logger",
+    "setup_logging",
+]
+
+LogFormat = Literal["text", "json"]
 
 LIBRARIES = ("slack_bolt", "slack_sdk")
 # Below this, Slack library records are dropped: at INFO and DEBUG they log request and
@@ -125,6 +138,28 @@ class SafeFormatter(logging.Formatter):
         return text
 
 
+class JsonFormatter(logging.Formatter):
+    """Each record is one JSON object on one line: time, level, logger, message and, when there is
+    one, exc_info (the traceback text) and stack_info. Newlines inside values are JSON escapes, so a
+    forged line cannot pass as a record; control and bidi characters are removed as in text logs."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = record.getMessage()
+        entry: dict[str, str] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": for_terminal(record.levelname),
+            "logger": for_terminal(record.name),
+            "message": for_terminal(record.message),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc_info"] = "\n".join(lines_for_terminal(record.exc_text))
+        if record.stack_info:
+            entry["stack_info"] = "\n".join(lines_for_terminal(self.formatStack(record.stack_info)))
+        return json.dumps(entry, ensure_ascii=False)
+
+
 def bolt_logger() -> logging.Logger:
     """The logger to pass as `AsyncApp(logger=...)`: Bolt copies its level to every logger it builds."""
     logger = logging.getLogger(_BOLT_LOGGER)
@@ -143,10 +178,16 @@ def _set_library_levels() -> None:
         logger.setLevel(floor if name in (*LIBRARIES, *_NOISY, _BOLT_LOGGER) else logging.NOTSET)
 
 
-def setup_logging(level: str, secrets: Iterable[str] = (), *, stream: TextIO | None = None) -> None:
-    """Log to stderr (or `stream`) at `level`: one line per record, no bodies, no secrets."""
+def setup_logging(
+    level: str, secrets: Iterable[str] = (), *, stream: TextIO | None = None, fmt: LogFormat = "text"
+) -> None:
+    """Log to stderr (or `stream`) at `level`: one line per record (`fmt` "json": one JSON object
+    per line), no bodies, no secrets."""
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(QuietLibraries())
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()

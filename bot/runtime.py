@@ -21,7 +21,7 @@ from starlette.types import ASGIApp
 
 from bot.app import build_app
 from bot.edge import uvicorn_options
-from bot.scheduler import PollerLease, start_scheduler
+from bot.scheduler import PollerLease, PollNow, start_scheduler
 from bot.server import build_http_app
 from bot.services import Services
 
@@ -144,7 +144,8 @@ async def running(
             url, bound_port = _url(sock), sock.getsockname()[1]
             bolt = build_app(services)
             lease = PollerLease(services, settings.syncbot_poll_seconds)
-            scheduler = start_scheduler(services, lease)
+            poll_now = PollNow(services, lease)  # POST /patchworks/hook
+            scheduler = start_scheduler(services, lease, poll_now)
             bulk_worker = asyncio.create_task(services.jobs.run_forever(), name="bulk-resync-worker")
             log.info(services.authz.describe())
             socket_handler: AsyncSocketModeHandler | None = None
@@ -155,10 +156,10 @@ async def running(
                     socket_handler = AsyncSocketModeHandler(bolt, token)
                     await socket_handler.connect_async()  # type: ignore[no-untyped-call]
                     log.info("connected to Slack over Socket Mode; /healthz on port %s", bound_port)
-                    http_app = build_http_app(None, services)
+                    http_app = build_http_app(None, services, poll_now.request)
                 else:
                     log.info("HTTP mode: POST /slack/events and GET /healthz on port %s", bound_port)
-                    http_app = build_http_app(bolt, services)
+                    http_app = build_http_app(bolt, services, poll_now.request)
                 async with serving(http_app, sock, **uvicorn_options()) as served:
                     yield Runtime(services, url, bound_port, served)
             finally:
@@ -166,6 +167,7 @@ async def running(
                 # Patchworks), and only then close the connections it uses.
                 log.info("shutting down")
                 scheduler.shutdown(wait=False)
+                await poll_now.close()
                 services.jobs.stop()
                 if socket_handler is not None:
                     await socket_handler.close_async()  # type: ignore[no-untyped-call]

@@ -1,9 +1,11 @@
-"""The bot's HTTP surface: GET /healthz and, in HTTP mode, POST /slack/events behind the edge.
+"""The bot's HTTP surface: GET /healthz, GET /metrics (Prometheus), POST /patchworks/hook when
+SYNCBOT_HOOK_SECRET is set, and, in HTTP mode, POST /slack/events behind the edge.
 
 bot/runtime.py serves it and runs everything else (schedule, Socket Mode, shutdown)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -13,6 +15,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.edge import SlackEdge
+from bot.hook import PatchworksHook
+from bot.metrics import CONTENT_TYPE
 from bot.services import Services
 
 __all__ = ["build_http_app", "health"]
@@ -34,14 +38,26 @@ async def health(services: Services) -> dict[str, Any]:
     }
 
 
-def build_http_app(bolt: AsyncApp | None, services: Services) -> Starlette:
-    """Starlette app with /healthz and, in HTTP mode, /slack/events."""
+def build_http_app(
+    bolt: AsyncApp | None, services: Services, poll_now: Callable[[], bool] | None = None
+) -> Starlette:
+    """Starlette app with /healthz, /metrics, /patchworks/hook (when SYNCBOT_HOOK_SECRET is set and
+    `poll_now` is given: it queues a poll and says whether one was queued) and, in HTTP mode
+    (`bolt` given), /slack/events."""
 
     async def healthz(_: Request) -> Response:
         report = await health(services)
         return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
-    routes = [Route("/healthz", healthz, methods=["GET"])]
+    async def metrics(_: Request) -> Response:
+        # For Prometheus, unsigned like /healthz: counts only, no Patchworks or Slack data.
+        return Response(await services.metrics.render(services), media_type=CONTENT_TYPE)
+
+    routes = [Route("/healthz", healthz, methods=["GET"]), Route("/metrics", metrics, methods=["GET"])]
+    hook_secret = services.settings.syncbot_hook_secret
+    if hook_secret is not None and poll_now is not None:
+        hook = PatchworksHook(hook_secret.get_secret_value(), poll_now, services.metrics)
+        routes.append(Route("/patchworks/hook", hook.handle, methods=["POST"]))
     if bolt is not None:
         secret = services.settings.slack_signing_secret
         edge = SlackEdge(bolt, secret.get_secret_value() if secret else "")

@@ -14,6 +14,7 @@ from bot.effects import EffectOutbox
 from bot.follow import ResyncFollower, stranded_after
 from bot.inflight import InFlight
 from bot.listing import Lister
+from bot.metrics import Metrics
 from bot.patchworks.core_api import CoreApiReport
 from bot.patchworks.report import SyncReport
 from bot.poller import Poller
@@ -43,9 +44,13 @@ class Services:
     authz: Authorizer
     jobs: BulkJobs
     inflight: InFlight = field(default_factory=InFlight)
+    metrics: Metrics = field(default_factory=Metrics)
     last_poll_at: datetime | None = None
     last_poll_error: str | None = None
     is_poller: bool = False
+
+    def __post_init__(self) -> None:
+        self.metrics.watch(self.report, self.slack)  # GET /metrics counts their calls
 
     async def aclose(self) -> None:
         """Close connections to Patchworks, Slack and the database."""

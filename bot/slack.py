@@ -171,6 +171,8 @@ class SlackClient:
         self._last_post: dict[str, float] = {}
         self._channel_locks: dict[str, asyncio.Lock] = {}
         self.calls = 0
+        # Told of every Web API call's method and whether Slack answered ok (metrics).
+        self.on_call: Callable[[str, bool], None] = lambda method, ok: None
 
     def __repr__(self) -> str:
         return f"SlackClient(base_url={self.web.base_url!r})"
@@ -188,6 +190,7 @@ class SlackClient:
         try:
             response = await call
         except SlackApiError as exc:
+            self.on_call(method, False)
             data = exc.response.data if isinstance(exc.response.data, dict) else {}
             error = str(data.get("error") or f"http_{exc.response.status_code}")
             retry_after = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
@@ -197,8 +200,10 @@ class SlackClient:
                 error = error if error in _ERRORS else "service_unavailable"
             raise _error_for(method, error, float(retry_after) if retry_after else None) from None
         except (SlackClientError, OSError, TimeoutError) as exc:
+            self.on_call(method, False)
             raise SlackUnavailable(method, type(exc).__name__) from None
         data = response.data if isinstance(response.data, dict) else {}
+        self.on_call(method, bool(data.get("ok")))
         if not data.get("ok"):
             raise _error_for(method, str(data.get("error") or "unknown_error"))
         return data
@@ -287,6 +292,10 @@ class SlackClient:
         if hash is not None:
             args["hash"] = hash
         return _open_view(await self._call("views.update", **args))
+
+    async def publish_home(self, user_id: str, view: Mapping[str, Any]) -> None:
+        """Publish `user_id`'s App Home tab (views.publish replaces it whole)."""
+        await self._call("views.publish", user_id=user_id, view=dict(view))
 
     async def usergroup_members(self, usergroup: str) -> list[str]:
         """User IDs in a user group."""

@@ -15,7 +15,9 @@ import httpx
 import pytest
 import uvicorn
 
-from syncbot_sandbox.simulator import SimulatorConfig, World, create_app
+from bot.patchworks.causes import signature
+from syncbot_sandbox.simulator import Burst, SimulatorConfig, World, create_app
+from syncbot_sandbox.simulator.catalogue import CONCURRENCY_ERROR
 from syncbot_sandbox.simulator.records import RunQuery
 from syncbot_sandbox.simulator.render import run_json
 
@@ -546,6 +548,80 @@ def test_add_failures_minutes_ago_and_error() -> None:
         assert run.issue_logs[0].message == "Sales order SO-10023 already exists"
     with pytest.raises(KeyError):
         world.add_failures(1, flow_id=999)
+
+
+def test_add_failures_fills_reference_and_sku_into_the_error() -> None:
+    world = World(SimulatorConfig(initial_failures=0), clock=FakeClock())
+    ids = world.add_failures(2, flow_id=101, error="Order {ref}: SKU {sku} could not be claimed")
+    for run_id in ids:
+        run = world.get_run(run_id)
+        assert run is not None
+        assert run.name is not None
+        [line] = run.issue_logs
+        assert line.message.startswith(f"Order {run.name}: SKU ")
+        assert "{" not in line.message
+
+
+def test_a_burst_fails_one_flow_with_one_cause_over_time() -> None:
+    clock = FakeClock()
+    burst = Burst(flow_id=101, error=CONCURRENCY_ERROR, count=10, every_s=1.0, after_s=5.0)
+    world = World(
+        SimulatorConfig(initial_failures=0, retry_delay_s=1, retry_success_rate=1.0, burst=burst), clock=clock
+    )
+    query = RunQuery(statuses=frozenset({3, 5}))
+    assert world.list_runs(query) == []
+    clock.advance(5)
+    assert len(world.list_runs(query)) == 1
+    clock.advance(3.5)
+    runs = world.list_runs(query)
+    assert len(runs) == 4
+    assert runs[0].finished_at == pytest.approx(T0 + 8)
+    assert {run.flow.id for run in runs} == {101}
+    messages = [run.issue_logs[0].message for run in runs]
+    assert all(
+        run.issue_logs[0].step is not None and run.issue_logs[0].step.system == "NetSuite" for run in runs
+    )
+    assert messages[0].startswith(f"Order {runs[0].name}: SSS_REQUEST_LIMIT_EXCEEDED")
+    # Every text names its own order; the cause is one.
+    assert len({signature(message) for message in messages}) == 1
+
+    # While the burst lasts, a retry of the flow fails the same way.
+    during = world.retry(runs[0].id)
+    clock.advance(1)
+    world.get_run(during.id)
+    assert during.status == 3
+    assert signature(during.issue_logs[-1].message) == signature(messages[0])
+
+    clock.advance(100)
+    assert len(world.list_runs(query)) == 11  # the burst's ten and the failed retry
+    assert world.state()["bursts"] == [
+        {"flow_id": 101, "count": 10, "failed": 10, "from": T0 + 5, "until": T0 + 15}
+    ]
+    after = world.retry(runs[1].id)
+    clock.advance(1)
+    world.get_run(after.id)
+    assert after.status == 2  # over: retries go through again
+
+
+def test_a_burst_started_later_and_over_http(sim: Sim) -> None:
+    before = sim.anon.get("/_simulator/state").json()["failed"]
+    started = sim.anon.post(
+        "/_simulator/burst",
+        json={"flow_id": 102, "error": "Order {ref}: 503 Service Unavailable", "count": 3, "every_s": 0.01},
+    )
+    assert started.status_code == 200
+    assert [b["flow_id"] for b in started.json()["bursts"]] == [102]
+    time.sleep(0.05)
+    assert sim.anon.get("/_simulator/state").json()["failed"] == before + 3
+    for body in (
+        {"flow_id": 102},
+        {"flow_id": 999, "error": "x"},
+        {"flow_id": 102, "error": "x", "every_s": 0},
+        {"flow_id": 102, "error": "x", "count": -1},
+    ):
+        assert sim.anon.post("/_simulator/burst", json=body).status_code == 422, body
+    with pytest.raises(ValueError, match="every_s > 0"):
+        Burst(flow_id=101, error="x", count=1, every_s=0)
 
 
 def test_ten_thousand_failed_runs_page_cheaply() -> None:

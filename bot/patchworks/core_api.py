@@ -32,7 +32,7 @@ from bot.patchworks.errors import (
     ResyncRefused,
     Unavailable,
 )
-from bot.patchworks.lanes import Budget, current_lane
+from bot.patchworks.lanes import Budget, Lane, current_lane
 from bot.patchworks.models import ErrorLine, Flow, SyncEntry
 from bot.textsafe import Scrubber
 
@@ -134,6 +134,8 @@ class CoreApiReport:
             follow_redirects=False,
         )
         self.requests_made = 0
+        # Told of every request sent: its lane and HTTP status, None when no answer came (metrics).
+        self.on_request: Callable[[Lane, int | None], None] = lambda lane, status: None
 
     def __repr__(self) -> str:
         return f"CoreApiReport(base_url={self._base_url!r}, app_url={self._app_url!r})"
@@ -294,12 +296,14 @@ class CoreApiReport:
             try:
                 response = await self._client.request(method, path.lstrip("/"), params=params)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                self.on_request(turn.lane, None)
                 # Nothing reached Patchworks, so even a POST is safe to send again.
                 if last:
                     raise Unavailable(self._unreachable(method, path, exc, attempts)) from None
                 await self._backoff(method, path, attempt, type(exc).__name__)
                 continue
             except (httpx.TimeoutException, httpx.TransportError) as exc:
+                self.on_request(turn.lane, None)
                 if not idempotent:
                     raise Unavailable(self._outcome_unknown(path, type(exc).__name__)) from None
                 if last:
@@ -307,6 +311,7 @@ class CoreApiReport:
                 await self._backoff(method, path, attempt, type(exc).__name__)
                 continue
             status = response.status_code
+            self.on_request(turn.lane, status)
             if status == 429:
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
                 if wait is not None:

@@ -6,7 +6,7 @@ aggregate queries and its newest runs, never 5,000 parsed snapshots.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, case, func, select
@@ -16,6 +16,7 @@ from blocks.model import CauseView, DigestItem, EntryState
 from bot.patchworks.causes import cause_of, classify, next_step
 from bot.patchworks.models import Health, SystemHealth
 from bot.states import Placement
+from bot.store.cause_states import CauseStateRepo
 from bot.store.jobs import JobRepo
 from bot.store.rows import entry_row
 from bot.store.tables import entries_table
@@ -56,7 +57,15 @@ class CauseRepo:
         )
         views: list[CauseView] = []
         jobs = JobRepo(self._conn, self._now)
-        for cause_id, count, first, last, open_runs, can_retry in groups.all():
+        grouped = groups.all()
+        cause_ids = [str(row[0]) for row in grouped if row[0]]
+        cause_states = CauseStateRepo(self._conn, self._now)
+        states = await cause_states.states(cause_ids)
+        snoozed = [cause for cause, state in states.items() if state.snoozed_at(self._now)]
+        held = await cause_states.held(snoozed)
+        for cause_id, count, first, last, open_runs, can_retry in grouped:
+            state = states.get(cause_id) if cause_id else None
+            snooze = state is not None and state.snoozed_at(self._now)
             of_cause = and_(in_message, _e.cause_id == cause_id if cause_id else _e.cause_id.is_(None))
             flows = await self._conn.execute(
                 select(_e.flow_name, func.count())
@@ -73,7 +82,8 @@ class CauseRepo:
             shown = [entry_row(row) for row in rows]
             newest = shown[0].entry if shown else None
             key = cause_of(newest) if newest is not None else None
-            systems = key.systems if key is not None else ()
+            # The newest run's systems in their order (source → destination); the key sorts them.
+            systems = newest.systems if newest is not None else ()
             job = await jobs.latest_for_cause(message_id, cause_id) if cause_id else None
             views.append(
                 CauseView(
@@ -94,6 +104,11 @@ class CauseRepo:
                     last_seen=last,
                     items=tuple(DigestItem(entry=row.entry, outcome=row.outcome) for row in shown),
                     bulk=await jobs.progress(job) if job is not None else None,
+                    owner=state.owner if state is not None else None,
+                    owner_since=state.owner_since if state is not None else None,
+                    snoozed_until=state.snoozed_until if state is not None and snooze else None,
+                    snoozed_by=state.snoozed_by if state is not None and snooze else None,
+                    held=held.get(cause_id, 0) if snooze else 0,
                 )
             )
         return views
@@ -113,6 +128,39 @@ class CauseRepo:
             .order_by(_e.started_at, _e.run_id)
         )
         return [int(run_id) for (run_id,) in rows]
+
+    async def in_message(self, message_id: int, cause_id: str) -> bool:
+        """Whether the message holds runs of the cause (a button's value is checked against it)."""
+        found = await self._conn.scalar(
+            select(_e.run_id)
+            .where(
+                and_(
+                    _e.message_id == message_id,
+                    _e.placement == Placement.MESSAGE.value,
+                    _e.cause_id == cause_id,
+                )
+            )
+            .limit(1)
+        )
+        return found is not None
+
+    async def messages_showing(self, cause_ids: Sequence[str]) -> list[int]:
+        """Every digest message holding runs of these causes: what to rewrite when one changes."""
+        if not cause_ids:
+            return []
+        rows = await self._conn.execute(
+            select(_e.message_id)
+            .where(
+                and_(
+                    _e.placement == Placement.MESSAGE.value,
+                    _e.cause_id.in_(list(cause_ids)),
+                    _e.message_id.is_not(None),
+                )
+            )
+            .distinct()
+            .order_by(_e.message_id)
+        )
+        return [int(message_id) for (message_id,) in rows]
 
     async def updated_at(self, message_id: int) -> datetime | None:
         """When runs last joined the message."""

@@ -219,6 +219,15 @@ class JobRepo:
             .values(state=state.value, reason=cut(reason), new_run_id=new_run_id)
         )
 
+    async def includes(self, run_id: int) -> bool:
+        """Whether a bulk job retried this run."""
+        found = await self._conn.scalar(
+            select(_runs.c.job_id)
+            .where(and_(_runs.c.run_id == run_id, _runs.c.state == JobRunState.QUEUED.value))
+            .limit(1)
+        )
+        return found is not None
+
     async def progress(self, job: JobRow) -> BulkProgress:
         """How far a job got, counted from its runs."""
         rows = await self._conn.execute(

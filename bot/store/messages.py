@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from blocks.model import Digest
 from bot.patchworks.models import SystemHealth
 from bot.states import MessageState, Placement
+from bot.store.cause_states import CauseStateRepo
 from bot.store.causes import CauseRepo
+from bot.store.effects import EffectRepo
 from bot.store.jobs import JobRepo
 from bot.store.rows import MessageRow, cut, message_row
 from bot.store.tables import entries_table, messages_table
@@ -55,17 +57,31 @@ class MessageRepo:
         message is rewritten, not posted again). The other causes, most runs first, go into one
         new digest: part 1 in the channel, further parts in its thread, at most `max_messages`
         parts (the last takes whatever does not fit and says how many causes it does not show).
+
+        A snoozed cause's entries stay unassigned (recorded and counted, not posted) until its
+        snooze has passed; the placement after that ends the snooze, places them as usual and
+        rewrites the digests that showed it snoozed.
         """
         e, m = entries_table.c, messages_table.c
+        states = CauseStateRepo(self._conn, self._now)
+        # Digests showing a snooze that ended, or whose "N snoozed" grew: rewritten.
+        changed = await states.end_expired() + await states.newly_held()
+        for message_id in await CauseRepo(self._conn, self._now).messages_showing(changed):
+            await EffectRepo(self._conn, self._now).refresh_later(message_id)
+        snoozed = await states.snoozed()
         unassigned = e.placement == Placement.UNASSIGNED.value
-        groups = (
-            await self._conn.execute(
-                select(e.cause_id, func.count())
-                .where(unassigned)
-                .group_by(e.cause_id)
-                .order_by(func.count().desc(), e.cause_id)
-            )
-        ).all()
+        groups = [
+            (cause_id, count)
+            for cause_id, count in (
+                await self._conn.execute(
+                    select(e.cause_id, func.count())
+                    .where(unassigned)
+                    .group_by(e.cause_id)
+                    .order_by(func.count().desc(), e.cause_id)
+                )
+            ).all()
+            if cause_id is None or cause_id not in snoozed
+        ]
         placed = Placed()
         fresh: list[str | None] = []
         for cause_id, count in groups:

@@ -13,14 +13,17 @@ __all__ = [
     "audit_table",
     "bulk_job_runs_table",
     "bulk_jobs_table",
+    "cause_states_table",
     "effects_table",
     "entries_table",
+    "home_views_table",
     "leases_table",
     "messages_table",
     "meta_table",
     "metadata",
     "patchworks_budget_table",
     "resyncs_table",
+    "summaries_table",
 ]
 
 
@@ -187,4 +190,35 @@ patchworks_budget_table = Table(
     Column("account", String(64), primary_key=True),
     Column("sent", Text, nullable=False),  # JSON list of epoch seconds, oldest first
     Column("paused_until_ms", BigInteger, nullable=True),  # epoch milliseconds; None: never paused
+)
+
+# Who looked at syncbot's App Home lately: their Home is refreshed after each poll for an hour.
+home_views_table = Table(
+    "home_views",
+    metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("opened_at", UTCDateTime, nullable=False, index=True),
+)
+
+# One daily summary per channel and day (in SYNCBOT_TIMEZONE): the replica whose insert wins posts.
+summaries_table = Table(
+    "summaries",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("ts", String(32), nullable=True),  # the posted message; None until posted (or never)
+)
+
+# Who is on a cause and whether it is snoozed: global to the cause, whichever digest shows it. A
+# snoozed cause's new failures are recorded but not placed until `snoozed_until` has passed.
+cause_states_table = Table(
+    "cause_states",
+    metadata,
+    Column("cause_id", String(16), primary_key=True),
+    Column("owner", String(32), nullable=True),  # Slack user ID of whoever clicked "I'm on it"
+    Column("owner_since", UTCDateTime, nullable=True),
+    Column("snoozed_until", UTCDateTime, nullable=True),
+    Column("snoozed_by", String(32), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -19,15 +19,18 @@ from blocks.model import Outcome
 from bot.patchworks.models import SyncEntry
 from bot.states import ResyncOutcome
 from bot.store.audit import AuditRepo
+from bot.store.cause_states import CauseStateRepo
 from bot.store.causes import CauseRepo
 from bot.store.effects import EffectRepo
 from bot.store.entries import EntryRepo
+from bot.store.home import HomeRepo
 from bot.store.jobs import JobRepo
 from bot.store.leases import LeaseRepo
 from bot.store.messages import MessageRepo
 from bot.store.meta import MetaRepo
 from bot.store.resyncs import ResyncRepo
 from bot.store.rows import EntryRow
+from bot.store.stats import StatsRepo
 
 __all__ = ["UnitOfWork"]
 
@@ -46,6 +49,9 @@ class UnitOfWork:
         self.effects = EffectRepo(conn, now)
         self.jobs = JobRepo(conn, now)
         self.causes = CauseRepo(conn, now)
+        self.cause_states = CauseStateRepo(conn, now)
+        self.stats = StatsRepo(conn, now)
+        self.home = HomeRepo(conn, now)
 
     async def show_outcome(
         self,

@@ -1,6 +1,13 @@
 """`syncbot-sandbox demo`: the Patchworks simulator, the local Slack sandbox (Web API + page) and
 the bot in HTTP mode, all in one process and one event loop, on local ports.
 
+What the page shows, by default: the first poll posts a digest of the seeded failures; from
+about 15 s on, NetSuite's concurrency limit makes "Shopify > NetSuite: Sales orders" fail two
+runs a second for 100 s (a Burst: one cause), so within the first minute one digest holds the
+outage and every poll (10 s) adds its ~20 new failures to it in place, with "+20 new failures
+since …" in its thread. A few unrelated failures trickle in meanwhile, and now and then a
+system breaks for a while.
+
 The bot runs in the product's own runtime (`bot.runtime.running`, as `syncbot run` runs it: Bolt
 app, the edge, /slack/events, the poll schedule, the graceful shutdown); only its settings point
 at the two local servers. The page's clicks reach it through `Desk` as real signed Slack requests.
@@ -25,13 +32,14 @@ from bot.config import ConfigError, load_settings
 from bot.runtime import PortInUse, bind, running, serving
 from bot.services import Services, build_services
 from syncbot_sandbox.desk import Desk
-from syncbot_sandbox.simulator import SimulatorConfig, World, create_app
+from syncbot_sandbox.simulator import Burst, SimulatorConfig, World, create_app
+from syncbot_sandbox.simulator.catalogue import CONCURRENCY_ERROR
 from syncbot_sandbox.simulator.generate import OutageKind
 from syncbot_sandbox.slack_api import DEFAULT_TOKEN, SlackApiConfig, create_slack_api
 from syncbot_sandbox.store import DEFAULT_CHANNEL, Workspace
 from syncbot_sandbox.ui import Person, create_sandbox_app
 
-__all__ = ["DemoOptions", "DemoStack", "PortInUse", "run_demo"]
+__all__ = ["OUTAGE", "OUTAGE_FLOW", "DemoOptions", "DemoStack", "PortInUse", "run_demo"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,11 @@ RESYNC_GROUPS = "S0MANAGERS"
 
 _OUTAGE_KINDS: tuple[OutageKind, ...] = ("unreachable", "auth")
 
+# The demo's outage: "Shopify > NetSuite: Sales orders" meets NetSuite's concurrency limit 15 s
+# in, and 200 orders fail the same way over 100 s: about 20 new failures of one cause per poll.
+OUTAGE_FLOW = 101
+OUTAGE = Burst(flow_id=OUTAGE_FLOW, error=CONCURRENCY_ERROR, count=200, every_s=0.5, after_s=15.0)
+
 
 @dataclass(frozen=True)
 class DemoOptions:
@@ -56,12 +69,14 @@ class DemoOptions:
 
     seed: int = 1
     initial_failures: int = 25
-    failures_every_s: float | None = 8.0
+    # Unrelated failures trickle in; rarely, so the outage's digest stays in view.
+    failures_every_s: float | None = 30.0
     retry_delay_s: float = 4.0
     retry_success_rate: float = 0.6
     poll_seconds: int = 10
     outage_every_s: float | None = 60.0  # None: never break a system
     outage_for_s: float = 20.0
+    burst: Burst | None = OUTAGE  # None: no outage of one cause (World.start_burst starts one later)
     log_level: str = "WARNING"
 
 
@@ -129,6 +144,7 @@ class DemoStack:
                 failures_every_s=options.failures_every_s,
                 retry_delay_s=options.retry_delay_s,
                 retry_success_rate=options.retry_success_rate,
+                burst=options.burst,
             )
         )
         workspace = Workspace(channels={DEFAULT_CHANNEL: CHANNEL_NAME}, base_url=page_url)

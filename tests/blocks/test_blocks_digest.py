@@ -85,6 +85,11 @@ def test_many_causes_fit_one_message_and_each_shows_at_least_one_run(count: int)
     in_message = min(count, CAUSES_PER_MESSAGE)
     assert len(buttons(blocks, Action.CAUSE_RESYNC_ALL)) == in_message
     assert len(buttons(blocks, Action.DETAILS)) >= in_message
+    if count > CAUSES_PER_MESSAGE:
+        runs = sum(cause.count for cause in causes[CAUSES_PER_MESSAGE:])
+        assert f"+{count - CAUSES_PER_MESSAGE} more causes ({runs} runs) not shown here" in all_text(
+            text, blocks
+        )
 
 
 def test_the_error_is_shown_exactly_as_patchworks_wrote_it() -> None:

@@ -1,5 +1,6 @@
-"""The demo in a real headless Chromium: a digest, Details, Resync, bulk resync, a read-only user
-and /failed-syncs, all clicked in the sandbox page and delivered to the bot as signed requests.
+"""The demo in a real headless Chromium: an outage's digest updated in place, Details, Resync, a
+read-only user, "Resync selected…", "Resync all N…" with its progress and summary, and
+/failed-syncs, all clicked in the sandbox page and delivered to the bot as signed requests.
 
 It also refreshes the screenshots the README shows (docs/*.png).
 """
@@ -17,7 +18,9 @@ from typing import TYPE_CHECKING
 import pytest
 from support.demo import DemoThread
 
-from syncbot_sandbox.demo import DemoOptions, DemoStack
+from syncbot_sandbox.demo import OUTAGE_FLOW, DemoOptions, DemoStack
+from syncbot_sandbox.simulator import Burst
+from syncbot_sandbox.simulator.catalogue import CONCURRENCY_ERROR
 from syncbot_sandbox.store import DEFAULT_CHANNEL
 
 if TYPE_CHECKING:
@@ -37,15 +40,22 @@ CHROMIUM_ARGS = [
 ]
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 # No stream of new failures and no outages: the page changes only because of what the test does.
+# Retries succeed (the outage is over when the test resyncs), so the outage ends resolved.
 OPTIONS = DemoOptions(
     seed=1,
     initial_failures=12,
     failures_every_s=None,
     retry_delay_s=2.0,
+    retry_success_rate=1.0,
     poll_seconds=2,
     outage_every_s=None,
+    burst=None,
 )
 WAIT_MS = 20_000
+# The outage the test starts once the first digest is up: the demo's, shorter, over a few polls.
+BURST = Burst(flow_id=OUTAGE_FLOW, error=CONCURRENCY_ERROR, count=24, every_s=0.2)
+# The cause's error as the digest shows it: verbatim, each run with its own order number.
+OUTAGE_ERROR = re.compile(r"^Order #\d+: SSS_REQUEST_LIMIT_EXCEEDED - Request limit exceeded\.")
 
 
 def _needs_browser() -> None:
@@ -152,6 +162,10 @@ def _check_mrkdwn_and_menus(page: Page, demo: DemoStack) -> None:
     assert view.values == {"note": {"text": {"type": "plain_text_input", "value": "hello <b>"}}}
 
 
+def _shoot(page: Page, name: str) -> None:
+    page.screenshot(path=DOCS / name)
+
+
 def test_demo_end_to_end_in_chromium(demo: DemoStack) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -166,31 +180,60 @@ def test_demo_end_to_end_in_chromium(demo: DemoStack) -> None:
             page.on("pageerror", lambda error: page_errors.append(str(error)))
             page.goto(f"{demo.page_url}/")
 
-            # The first poll posts a digest.
-            digest = page.locator(".msg", has=page.locator(".bk-header")).first
-            expect(digest.locator(".bk-header")).to_contain_text("failed syncs", timeout=WAIT_MS)
-            expect(digest.locator(".badge")).to_have_text("APP")
-            digest.evaluate("node => node.scrollIntoView({block: 'start'})")
-            page.screenshot(path=DOCS / "digest.png")
+            # The first poll posts a digest of the seeded failures.
+            channel = page.locator("#messages")
+            first = channel.locator(".msg", has=page.locator(".bk-header")).first
+            expect(first.locator(".bk-header")).to_contain_text("failed syncs", timeout=WAIT_MS)
+            expect(first.locator(".badge")).to_have_text("APP")
+
+            # An outage: one flow fails with one error, run after run, over several polls. It
+            # gets one digest of its own, rewritten in place as each poll adds its failures.
+            demo.world.start_burst(BURST)
+            one_cause = channel.locator(
+                ".msg", has=page.locator(".bk-header", has_text=re.compile(r"· 1 cause$"))
+            )
+            expect(one_cause).to_have_count(1, timeout=WAIT_MS)
+            # The same message from now on, whatever its title becomes.
+            outage = channel.locator(f".msg[data-ts='{one_cause.get_attribute('data-ts')}']")
+            header = outage.locator(".bk-header")
+            expect(header).to_contain_text(f"{BURST.count} failed syncs · 1 cause", timeout=WAIT_MS)
+            expect(
+                outage.locator(".bk-section strong", has_text=f"{BURST.count} failed runs")
+            ).to_be_visible()
+            error = outage.locator(".bk-section", has_text=OUTAGE_ERROR).first
+            expect(error).to_be_visible()
+            expect(error.locator("em, strong, code")).to_have_count(0)  # its underscores stay as written
+            resync_all = outage.locator("[data-action-id=cause_resync_all]")
+            expect(resync_all).to_have_text(f"Resync all {BURST.count}…")
+            expect(outage).to_contain_text("Shopify > NetSuite: Sales orders")
+            expect(outage).to_contain_text("wait a few minutes, then resync")
+            expect(outage.locator(".bk-header + *")).to_contain_text("updated")
+            # Each poll that added failures said so once in the thread.
+            outage.locator(".replies").click()
+            thread = page.locator("#thread")
+            expect(thread).to_contain_text(re.compile(r"\+\d+ new failures? since"), timeout=WAIT_MS)
+            outage.evaluate("node => node.scrollIntoView({block: 'start'})")
+            _shoot(page, "digest.png")
+            page.locator("#thread-close").click()
 
             # Details: a modal with the entry's error lines.
-            entry = digest.locator(".bk-section").filter(has_text="Error:").first
-            error = re.search(r"Error: (.+)", entry.inner_text())
-            assert error is not None
+            entry = outage.locator(".bk-section").filter(has_text="Error:").first
+            entry_error = re.search(r"Error: (.+)", entry.inner_text())
+            assert entry_error is not None
             # An entry is its verbatim section, a context, then its actions row.
             entry_actions = entry.locator("xpath=following-sibling::*[contains(@class, 'bk-actions')][1]")
             entry_actions.locator("[data-action-id=entry_details]").click()
             modal = page.locator(".modal")
             expect(modal).to_contain_text("Error details", timeout=WAIT_MS)
-            for word in _words(error.group(1)):
+            for word in _words(entry_error.group(1)):
                 expect(modal).to_contain_text(word)
-            page.screenshot(path=DOCS / "details-modal.png")
+            _shoot(page, "details-modal.png")
             modal.locator(".modal-footer").get_by_role("button", name="Close").click()
             expect(modal).to_have_count(0)
 
             # Resync one entry: Slack's confirm dialog first, then the outcome written in place.
             demo.world.force_outcome(None, "success")
-            resync = digest.locator("[data-action-id=entry_resync]").first
+            resync = outage.locator("[data-action-id=entry_resync]").first
             label = resync.get_attribute("aria-label") or ""
             run = re.search(r"run (\d+)", label)
             assert run is not None, label
@@ -200,42 +243,76 @@ def test_demo_end_to_end_in_chromium(demo: DemoStack) -> None:
             expect(dialog).to_contain_text(f"Resync run {run.group(1)}")
             dialog.locator("#confirm-ok").click()
             # When a system of the entry looks broken, the bot asks first (only Ada sees it).
-            queued = digest.get_by_text("Resync queued by @ada")
+            queued = outage.get_by_text("Resync queued by @ada")
             anyway = page.locator(".msg.ephemeral [data-action-id=entry_resync_anyway]")
             expect(queued.or_(anyway)).to_be_visible(timeout=WAIT_MS)
             if anyway.is_visible():
                 anyway.click()
             expect(queued).to_be_visible(timeout=WAIT_MS)
-            expect(digest).to_contain_text(re.compile("✅ OK|Failed again"), timeout=WAIT_MS)
+            expect(outage).to_contain_text(re.compile("✅ OK|Failed again"), timeout=WAIT_MS)
 
             # A read-only user is refused, and told so only to them.
             page.select_option("#user-switcher", "U0VIC")
-            digest.locator("[data-action-id=entry_resync]").first.click()
+            outage.locator("[data-action-id=entry_resync]").first.click()
             dialog.locator("#confirm-ok").click()
             refusal = page.locator(".msg.ephemeral", has_text="not allowed to resync")
             expect(refusal).to_be_visible(timeout=WAIT_MS)
             expect(refusal).to_contain_text("Only visible to you")
 
-            # Bulk: pick three entries, confirm in a modal, see the summary in the thread.
+            # Resync selected: pick three entries, confirm in a modal, see the summary in the thread.
             page.select_option("#user-switcher", "U0ADA")
             expect(refusal).to_have_count(0)  # Vic's ephemeral is not Ada's
-            digest.locator(".ms-toggle").click()
-            boxes = digest.locator(".menu input[type=checkbox]")
+            outage.locator(".ms-toggle").click()
+            boxes = outage.locator(".menu input[type=checkbox]")
             expect(boxes.first).to_be_visible()
             assert boxes.count() >= 3
             for i in range(3):
-                digest.locator(".menu input[type=checkbox]").nth(i).check()
-            expect(digest.locator(".ms-toggle .chip")).to_have_count(3)
-            digest.locator("[data-action-id=bulk_resync_selected]").click()
+                boxes.nth(i).check()
+            expect(outage.locator(".ms-toggle .chip")).to_have_count(3)
+            outage.locator("[data-action-id=bulk_resync_selected]").click()
             expect(modal).to_contain_text("Resync 3 entries?", timeout=WAIT_MS)
-            page.screenshot(path=DOCS / "bulk-confirm.png")
             modal.locator(".modal-footer").get_by_role("button", name="Resync 3").click()
             expect(modal).to_have_count(0, timeout=WAIT_MS)
-            replies = digest.locator(".replies")
-            expect(replies).to_be_visible(timeout=WAIT_MS)
-            replies.click()
-            thread = page.locator("#thread")
+            outage.locator(".replies").click()
             expect(thread).to_contain_text("Bulk resync by @ada: 3 queued", timeout=WAIT_MS)
+            page.locator("#thread-close").click()
+
+            # Resync all N…: every open run of the cause, shown or not, after one confirmation
+            # naming the count and the flows; then a job shows its progress in the message.
+            expect(resync_all).to_be_visible(timeout=WAIT_MS)
+            count = re.search(r"Resync all (\d+)…", resync_all.inner_text())
+            assert count is not None
+            assert 0 < int(count.group(1)) < BURST.count  # the four resynced above are not open
+            outage.evaluate("node => node.scrollIntoView({block: 'start'})")
+            resync_all.click()
+            expect(modal).to_contain_text(re.compile(r"Resync \d+ entries\?"), timeout=WAIT_MS)
+            expect(modal).to_contain_text("Shopify > NetSuite: Sales orders (")
+            submit = modal.locator(".modal-footer").get_by_role("button", name=re.compile(r"^Resync \d+$"))
+            expect(submit).to_be_visible()
+            _shoot(page, "bulk-confirm.png")
+            demo.world.config.latency_s = 1.0  # a slow Patchworks, so the job is seen under way
+            submit.click()
+            expect(modal).to_have_count(0, timeout=WAIT_MS)
+            progress = outage.get_by_text(re.compile(r"⏳ Bulk resync by @ada: [1-9]\d*/\d+ queued"))
+            expect(progress).to_be_visible(timeout=WAIT_MS)
+            expect(outage.locator("[data-action-id=bulk_cancel]")).to_be_visible()
+            expect(resync_all).to_have_count(0)  # not twice while the job runs
+            outage.evaluate("node => node.scrollIntoView({block: 'start'})")
+            _shoot(page, "bulk-progress.png")
+            demo.world.config.latency_s = 0.0
+            expect(outage).to_contain_text("Bulk resync by @ada finished", timeout=WAIT_MS)
+            # The new runs succeed: the cause, then the digest, read as resolved.
+            expect(header).to_contain_text("all resolved", timeout=2 * WAIT_MS)
+            expect(outage.locator(".bk-section strong", has_text="Resolved")).to_be_visible()
+            expect(resync_all).to_have_count(0)
+            outage.locator(".replies").click()
+            summary = thread.locator(".msg", has_text=re.compile(r"Bulk resync by @ada: \d+ queued")).last
+            expect(summary).to_be_visible(timeout=WAIT_MS)
+            expect(summary).not_to_contain_text("Bulk resync by @ada: 3 queued")
+            summary.scroll_into_view_if_needed()
+            outage.evaluate("node => node.scrollIntoView({block: 'start'})")
+            _shoot(page, "bulk-summary.png")
+            page.locator("#thread-close").click()
 
             # /failed-syncs lists failures, to the caller only; reading is open to everyone.
             page.select_option("#user-switcher", "U0VIC")

@@ -205,7 +205,13 @@ async def test_an_allowed_click_is_acked_once_by_the_middleware_and_works(
 
 
 @pytest.mark.parametrize(
-    "action", sorted(set(Action) - ACTING_ACTIONS - {Action.BULK_SELECT, Action.OPEN_IN_PATCHWORKS})
+    "action",
+    # Link buttons (and the selection) only ack: nothing to answer.
+    sorted(
+        set(Action)
+        - ACTING_ACTIONS
+        - {Action.BULK_SELECT, Action.OPEN_IN_PATCHWORKS, Action.HOME_OPEN_DIGEST}
+    ),
 )
 async def test_reading_stays_open_to_viewers(
     bot: RunningBot, sim: Sim, slack: FakeSlack, action: Action

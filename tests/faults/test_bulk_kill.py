@@ -88,7 +88,7 @@ def test_a_bulk_job_killed_half_way_resumes_and_retries_each_run_exactly_once(
     retried_before = len(sim.world.retry_calls)
     # Killed in the middle of the job; the job's other retries in flight may have reached
     # Patchworks by then, unrecorded: those are the runs that must not be retried again.
-    assert KILLED_AT - 1 <= retried_before < planned
+    assert KILLED_AT - 4 <= retried_before < planned  # up to 4 retries in flight at once
 
     second = Bot(env, tmp_path / "second.log")
     bots.append(second)

@@ -193,3 +193,14 @@ def assert_valid_modal(view: dict[str, Any]) -> None:
         reasons = _explain(view.get("blocks", []))
         reasons += [e.message for e in validator.iter_errors(view) if e.path and e.path[0] != "blocks"]
         raise AssertionError("\n".join(reasons) or "schema rejected the view")
+
+
+def assert_valid_home(view: dict[str, Any]) -> None:
+    """The Home tab view passes limits.view_problems and the schema's home_view."""
+    assert view.get("type") == "home"
+    assert view_problems(view) == []
+    validator = _validator("#/$defs/home_view")
+    if not validator.is_valid(view):
+        reasons = _explain(view.get("blocks", []))
+        reasons += [e.message for e in validator.iter_errors(view) if e.path and e.path[0] != "blocks"]
+        raise AssertionError("\n".join(reasons) or "schema rejected the view")

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from syncbot_sandbox.simulator.app import create_app, serve
-from syncbot_sandbox.simulator.world import SimulatorConfig, World
+from syncbot_sandbox.simulator.world import Burst, SimulatorConfig, World
 
-__all__ = ["SimulatorConfig", "World", "create_app", "serve"]
+__all__ = ["Burst", "SimulatorConfig", "World", "create_app", "serve"]

@@ -12,6 +12,7 @@ from typing import Literal
 
 __all__ = [
     "AUTH_ERROR",
+    "CONCURRENCY_ERROR",
     "DUPLICATE",
     "FLOWS",
     "MAPPED_FIELDS",
@@ -30,6 +31,12 @@ Where = Literal["source", "map", "dest", "either"]
 
 AUTH_ERROR = "401 Unauthorized \u2013 invalid or expired access token"
 TIMEOUT_ERROR = "cURL error 28: Operation timed out after 30000 milliseconds with 0 bytes received"
+# NetSuite's concurrency limit as a flow creating sales orders meets it, order after order: the
+# demo's outage (a Burst). {ref} is each run's order number, so every text differs, one cause.
+CONCURRENCY_ERROR = (
+    "Order {ref}: SSS_REQUEST_LIMIT_EXCEEDED - Request limit exceeded. "
+    "The concurrency governance limit for this account was reached."
+)
 
 # The same test the bot applies (models.py): such failures end the same way when retried.
 DUPLICATE = re.compile(r"already (been )?processed|already exists|already in use|duplicate", re.IGNORECASE)

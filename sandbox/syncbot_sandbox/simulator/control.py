@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from syncbot_sandbox.simulator.world import World
+from syncbot_sandbox.simulator.world import Burst, World
 
 __all__ = ["LIVE_SETTINGS", "control_routes"]
 
@@ -135,6 +135,31 @@ async def outage(request: Request) -> JSONResponse:
     return JSONResponse({"outages": dict(world.outages)})
 
 
+async def burst(request: Request) -> JSONResponse:
+    """POST /_simulator/burst {flow_id, error, count, every_s, after_s?}: an outage of one cause."""
+    world = _world(request)
+    try:
+        body = await _body(request)
+        flow_id = _number(body, "flow_id", int)
+        error = body.get("error")
+        if flow_id is None:
+            raise _Invalid("`flow_id` must be a flow id.")
+        if not isinstance(error, str) or not error.strip():
+            raise _Invalid("`error` must be the error text ({ref} and {sku} are filled in per run).")
+        count = _number(body, "count", int, 20)
+        every_s = _number(body, "every_s", float, 0.5)
+        after_s = _number(body, "after_s", float, 0.0)
+        if not 0 <= count <= 100_000 or every_s <= 0 or after_s < 0:
+            raise _Invalid("`count` must be 0 to 100000, `every_s` above 0 and `after_s` not negative.")
+        world.start_burst(Burst(flow_id, error, count, every_s, after_s))
+    except _Invalid as exc:
+        return _bad(str(exc))
+    except KeyError:
+        return _bad(f"Unknown flow {body.get('flow_id')}.")
+    state = world.state()
+    return JSONResponse({"bursts": state["bursts"]})
+
+
 async def flow(request: Request) -> JSONResponse:
     """POST /_simulator/flows/{id} {is_enabled}: enable or disable a flow."""
     world = _world(request)
@@ -176,6 +201,7 @@ def control_routes() -> list[Route]:
         Route("/failures", failures, methods=["POST"]),
         Route("/config", config, methods=["POST"]),
         Route("/outage", outage, methods=["POST"]),
+        Route("/burst", burst, methods=["POST"]),
         Route("/flows/{flow_id:int}", flow, methods=["POST"]),
         Route("/force", force, methods=["POST"]),
     ]

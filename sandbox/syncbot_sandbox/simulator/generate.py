@@ -19,6 +19,7 @@ from syncbot_sandbox.simulator.records import FAILURE, PARTIAL, SUCCESS, LogLine
 __all__ = [
     "OutageKind",
     "build_flows",
+    "error_line",
     "failure_lines",
     "kinds_by_flow",
     "make_failure",
@@ -138,6 +139,14 @@ def failure_lines(
     return [LogLine(0, level, _fill(text, **values), step, at) for level, text in kind.lines], kind
 
 
+def error_line(error: str, flow: SimFlow, *, ref: str | None, sku: str, at: float) -> LogLine:
+    """The one error line of a failure with a given text, at the flow's last step.
+
+    {ref} (the run's business reference, else the SKU) and {sku} in the text are filled in.
+    """
+    return LogLine(0, "ERROR", _fill(error, ref=ref or sku, sku=sku), flow.steps[-1], at)
+
+
 def summary_of(lines: list[LogLine]) -> str:
     """The run's short reason: where it stopped and the first error."""
     first = next((line for line in lines if line.level == "ERROR"), lines[0])
@@ -155,14 +164,17 @@ def make_failure(
     outages: dict[str, OutageKind],
     error: str | None = None,
 ) -> Run:
-    """A failed (or partially successful) run ending at `finished_at`."""
+    """A failed (or partially successful) run ending at `finished_at`.
+
+    With `error`, its one error line is that text ({ref} and {sku} filled in, see error_line).
+    """
     duration = rng.uniform(1.5, 45.0)
     started = ms(finished_at - duration)
     finished = ms(finished_at)
     ref, sku = reference(rng, flow)
     trigger = "Manual" if rng.random() < 0.1 else _TRIGGERS[flow.entity]
     if error is not None:
-        lines = [LogLine(0, "ERROR", error, flow.steps[-1], finished)]
+        lines = [error_line(error, flow, ref=ref, sku=sku, at=finished)]
         kind = None
     else:
         lines, kind = failure_lines(rng, flow, kinds, ref=ref, sku=sku, at=finished, outages=outages)

@@ -1,4 +1,4 @@
-"""The simulated tenant: seeded runs, retries that end later, outages, and request admission.
+"""The simulated tenant: seeded runs, retries that end later, outages, bursts, and request admission.
 
 Time-driven changes (retries ending, scheduled failures appearing) are applied lazily from the
 clock whenever the world is read, so the same seed, config and call sequence give the same data.
@@ -20,6 +20,7 @@ from syncbot_sandbox.simulator.catalogue import DUPLICATE, SKUS
 from syncbot_sandbox.simulator.generate import (
     OutageKind,
     build_flows,
+    error_line,
     failure_lines,
     kinds_by_flow,
     make_failure,
@@ -40,12 +41,51 @@ from syncbot_sandbox.simulator.records import (
     SimFlow,
 )
 
-__all__ = ["Admission", "RetryRefused", "SimulatorConfig", "World"]
+__all__ = ["Admission", "Burst", "RetryRefused", "SimulatorConfig", "World"]
 
 _DAY_MS = 86_400_000
 _CACHE_SIZE = 32
 # Scheduled failures generated per read at most, so one request never stalls on a long backlog.
 _STREAM_BURST = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Burst:
+    """An outage of one cause: one flow fails with one error, run after run, for a while.
+
+    From `after_s` after the burst starts (the world's start for `SimulatorConfig.burst`), a run
+    of `flow_id` fails every `every_s` seconds until `count` have failed. `error` may hold {ref}
+    and {sku}, filled per run, so the texts differ as real ones do while the cause stays one.
+    While it lasts, retries of the flow fail with the same error.
+    """
+
+    flow_id: int
+    error: str
+    count: int
+    every_s: float
+    after_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.count < 0 or self.every_s <= 0 or self.after_s < 0:
+            raise ValueError("a burst needs count >= 0, every_s > 0 and after_s >= 0")
+
+
+@dataclass(slots=True)
+class _Bursting:
+    """A started burst: when its first failure is due and how many it has produced."""
+
+    burst: Burst
+    first_at: float
+    emitted: int = 0
+
+    def due(self, now: float) -> int:
+        if now < self.first_at:
+            return 0
+        return min(self.burst.count, int((now - self.first_at) / self.burst.every_s) + 1)
+
+    def lasting(self, at: float) -> bool:
+        end = self.first_at + self.burst.count * self.burst.every_s
+        return self.burst.count > 0 and self.first_at <= at < end
 
 
 @dataclass
@@ -65,6 +105,8 @@ class SimulatorConfig:
     # How long a retry's answer is held after the retry started: a caller stopped meanwhile
     # never learns that Patchworks did retry.
     retry_answer_delay_s: float = 0.0
+    # An outage of one cause, started with the world (World.start_burst starts more).
+    burst: Burst | None = None
 
 
 class RetryRefused(Exception):
@@ -104,6 +146,7 @@ class World:
         self._rng_extra = Random(f"{seed}:extra")
         self._rng_retry = Random(f"{seed}:retry")
         self._rng_chaos = Random(f"{seed}:chaos")
+        self._rng_burst = Random(f"{seed}:burst")
         self._next_run_id = 48_000_000 + Random(f"{seed}:ids").randrange(1_000_000)
         self._next_log_id = 700_000_001
         self._runs: dict[int, Run] = {}
@@ -114,12 +157,15 @@ class World:
         self.outages: dict[str, OutageKind] = {}
         self._limiter = SlidingWindow()
         self._streamed = 0
+        self._bursts: list[_Bursting] = []
         self._version = 0
         self._cache: dict[RunQuery, list[Run]] = {}
         self._cache_version = -1
         self.retry_calls: list[tuple[int, int]] = []
         self.requests = 0
         self._seed_runs(Random(f"{seed}:initial"), config.initial_failures)
+        if config.burst is not None:
+            self._start_burst(config.burst, self.started_at)
 
     # ---- clock and lazy progress -----------------------------------------------------------
 
@@ -131,6 +177,7 @@ class World:
         """Apply everything the clock says has happened since the last read; returns now."""
         now = self.now()
         self._stream_due(now)
+        self._stream_bursts(now)
         while self._pending and self._pending[0][0] <= now:
             _, _, run = heapq.heappop(self._pending)
             self._finish_retry(run)
@@ -155,6 +202,31 @@ class World:
             at = self.started_at + self._streamed * every
             fresh.append(self._failure(rng, flow, at))
         self._register(fresh)
+
+    def _stream_bursts(self, now: float) -> None:
+        fresh: list[Run] = []
+        for bursting in self._bursts:
+            burst = bursting.burst
+            flow = self.flows.get(burst.flow_id)
+            due = min(bursting.due(now), bursting.emitted + _STREAM_BURST)
+            while bursting.emitted < due:
+                at = bursting.first_at + bursting.emitted * burst.every_s
+                bursting.emitted += 1
+                if flow is not None and flow.is_enabled:  # a disabled flow does not run
+                    fresh.append(self._failure(self._rng_burst, flow, at, burst.error))
+        self._register(fresh)
+
+    def _start_burst(self, burst: Burst, at: float) -> None:
+        if burst.flow_id not in self.flows:
+            raise KeyError(burst.flow_id)
+        self._bursts.append(_Bursting(burst, ms(at + burst.after_s)))
+
+    def _burst_of(self, flow: SimFlow, at: float) -> Burst | None:
+        """The burst that breaks this flow at `at`, if one does."""
+        for bursting in self._bursts:
+            if bursting.burst.flow_id == flow.id and bursting.lasting(at):
+                return bursting.burst
+        return None
 
     def _failure(self, rng: Random, flow: SimFlow, finished_at: float, error: str | None = None) -> Run:
         return make_failure(
@@ -258,8 +330,8 @@ class World:
     def _finish_retry(self, run: Run) -> None:
         at = run.ends_at if run.ends_at is not None else self.now()
         outcome = self._forced_by_run.pop(run.id, None)
-        original = run.retry_of
-        down = any(s in self.outages for s in run.flow.systems)
+        bursting = self._burst_of(run.flow, at)
+        down = bursting is not None or any(s in self.outages for s in run.flow.systems)
         if outcome is None:
             outcome = "failure" if down else (run.planned or "failure")
         run.finished_at = at
@@ -269,26 +341,33 @@ class World:
             run.logs.append(LogLine(self._assign_log_id(), "INFO", "Flow run completed", None, at))
         else:
             run.status = FAILURE
-            if original is not None and _is_duplicate(original) and not down:
-                lines = [LogLine(0, x.level, x.message, x.step, at) for x in original.issue_logs]
-            else:
-                sku = self._rng_retry.choice(SKUS)
-                if run.flow.entity == "sku" and run.name:
-                    sku = run.name
-                lines, _ = failure_lines(
-                    self._rng_retry,
-                    run.flow,
-                    self._kinds[run.flow.id],
-                    ref=run.name,
-                    sku=sku,
-                    at=at,
-                    outages=self.outages,
-                )
+            lines = self._retry_failure(run, bursting, down, at)
             for line in lines:
                 line.id = self._assign_log_id()
             run.logs.extend(lines)
             run.summary = summary_of(lines)
         self._version += 1
+
+    def _retry_failure(self, run: Run, bursting: Burst | None, down: bool, at: float) -> list[LogLine]:
+        """The error lines of a retry that failed: the burst's, the original's duplicate, or a fresh pick."""
+        original = run.retry_of
+        if original is not None and _is_duplicate(original) and not down:
+            return [LogLine(0, x.level, x.message, x.step, at) for x in original.issue_logs]
+        sku = self._rng_retry.choice(SKUS)
+        if run.flow.entity == "sku" and run.name:
+            sku = run.name
+        if bursting is not None:
+            return [error_line(bursting.error, run.flow, ref=run.name, sku=sku, at=at)]
+        lines, _ = failure_lines(
+            self._rng_retry,
+            run.flow,
+            self._kinds[run.flow.id],
+            ref=run.name,
+            sku=sku,
+            at=at,
+            outages=self.outages,
+        )
+        return lines
 
     # ---- the public control surface ------------------------------------------------------
 
@@ -313,6 +392,11 @@ class World:
                 # Spread a batch over a few seconds so ordering by start time stays meaningful.
                 runs.append(self._failure(rng, flow, now - minutes_ago * 60 - rng.uniform(0, 5), error))
             return self._register(runs)
+
+    def start_burst(self, burst: Burst) -> None:
+        """Start an outage of one cause now (its `after_s` from now); KeyError for an unknown flow."""
+        with self._lock:
+            self._start_burst(burst, self._settle())
 
     def set_flow_enabled(self, flow_id: int, enabled: bool) -> None:
         """Enable or disable a flow; raises KeyError for an unknown flow."""
@@ -402,6 +486,16 @@ class World:
                 "retry_calls": [list(call) for call in self.retry_calls],
                 "requests": self.requests,
                 "outages": dict(self.outages),
+                "bursts": [
+                    {
+                        "flow_id": b.burst.flow_id,
+                        "count": b.burst.count,
+                        "failed": b.emitted,
+                        "from": b.first_at,
+                        "until": b.first_at + b.burst.count * b.burst.every_s,
+                    }
+                    for b in self._bursts
+                ],
                 "flows": [
                     {"id": f.id, "name": f.name, "is_enabled": f.is_enabled} for f in self.flows.values()
                 ],

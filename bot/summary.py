@@ -1,0 +1,104 @@
+"""The daily summary: at SYNCBOT_SUMMARY_AT (HH:MM in SYNCBOT_TIMEZONE) every replica's cron job
+runs; for each channel, the replica whose insert of (channel, day) wins posts that day's summary.
+
+Delivery is at most once: the claim commits before the post, so a crash or a Slack refusal between
+the two loses that day's summary of that channel (logged) rather than ever posting it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from blocks.summary import TOP_CAUSES, SummaryModel, build_summary
+from bot.clock import utcnow
+from bot.services import Services
+from bot.slack import SlackError
+
+__all__ = ["JOB_ID", "WINDOW", "add_summary_job", "post_summaries", "summary_at", "summary_model"]
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "summary"
+WINDOW = timedelta(hours=24)
+
+
+def summary_at(services: Services) -> time | None:
+    """SYNCBOT_SUMMARY_AT as a time of day; None when unset (no summary)."""
+    return services.settings.syncbot_summary_at
+
+
+def _zone(services: Services) -> ZoneInfo:
+    return ZoneInfo(services.settings.syncbot_timezone)
+
+
+async def summary_model(services: Services, now: datetime, day: str) -> SummaryModel:
+    """The last 24 hours as of `now`.
+
+    Routing by channel is not built yet: every channel gets the same figures, those of all
+    failures syncbot recorded.
+    """
+    since = now - WINDOW
+    async with services.store.unit_of_work(now) as uow:
+        return SummaryModel(
+            day=day,
+            since=since,
+            failures=await uow.home.failures_since(since),
+            resyncs=tuple(await uow.home.resyncs_since(since)),
+            top_causes=tuple(await uow.home.top_causes_since(since, TOP_CAUSES)),
+            oldest=await uow.home.oldest_unresolved(),
+            snoozes_ending=tuple(await uow.home.snoozes_ending(now + WINDOW)),
+        )
+
+
+async def post_summaries(
+    services: Services, channels: Sequence[str] | None = None, *, now: datetime | None = None
+) -> list[str]:
+    """Post today's summary to each channel not summarised yet today (by any replica); returns the
+    channels this call posted to. Never raises."""
+    now = now or utcnow()
+    if channels is None:
+        channels = [services.settings.syncbot_channel] if services.settings.syncbot_channel else []
+    day = now.astimezone(_zone(services)).date().isoformat()
+    posted: list[str] = []
+    try:
+        model: SummaryModel | None = None
+        for channel in channels:
+            async with services.store.unit_of_work(now) as uow:
+                if not await uow.home.claim_summary(channel, day):
+                    continue  # another replica (or an earlier run) has it
+            model = model or await summary_model(services, now, day)
+            text, blocks = build_summary(model)
+            try:
+                ts = await services.slack.post_message(channel, text, blocks)
+            except SlackError as exc:
+                log.error("daily summary of %s for %s not posted (not retried): %s", day, channel, exc.error)
+                continue
+            async with services.store.unit_of_work(now) as uow:
+                await uow.home.summary_posted(channel, day, ts)
+            posted.append(channel)
+    except Exception:
+        log.exception("daily summary failed")
+    return posted
+
+
+def add_summary_job(scheduler: BaseScheduler, services: Services) -> bool:
+    """Add the daily cron job when SYNCBOT_SUMMARY_AT is set; returns whether it was added."""
+    at = summary_at(services)
+    if at is None:
+        return False
+    scheduler.add_job(
+        post_summaries,
+        CronTrigger(hour=at.hour, minute=at.minute, timezone=_zone(services)),
+        args=(services,),
+        id=JOB_ID,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=3600,
+    )
+    return True
