@@ -9,13 +9,16 @@ import re
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
 
 from bot.clock import parse_duration, utcnow
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 from bot.textsafe import for_terminal
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 __all__ = ["event_loop_factory", "main", "run_on_event_loop"]
 
@@ -134,9 +137,30 @@ async def _check(settings: Settings) -> int:
         except PatchworksError as exc:
             ok = False
             print(f"Patchworks: {for_terminal(str(exc))}")
+        await _print_routes(services, settings)
     finally:
         await services.aclose()
     return 0 if ok else 1
+
+
+async def _print_routes(services: Services, settings: Settings) -> None:
+    """Where each flow syncbot has seen fail goes (SYNCBOT_ROUTES, else SYNCBOT_CHANNEL)."""
+    from bot.patchworks.models import RunStatus
+    from bot.services import router_of
+
+    router = router_of(settings)
+    source = str(settings.syncbot_routes) if settings.syncbot_routes else "no SYNCBOT_ROUTES"
+    print(f"Routes ({source}; the rest to {router.default}):")
+    async with services.store.unit_of_work() as uow:
+        flows = await uow.entries.known_flows()
+    if not flows:
+        print("  no failed flows seen yet")
+    for flow_name, systems in flows:
+        shown = for_terminal(flow_name)
+        failed = router.channel_of(flow_name, systems, RunStatus.FAILURE)
+        partly = router.channel_of(flow_name, systems, RunStatus.PARTIAL_SUCCESS)
+        where = failed if failed == partly else f"{failed} (failures), {partly} (partial successes)"
+        print(f"  {shown} → {where}")
 
 
 async def _audit(settings: Settings, since: timedelta) -> int:

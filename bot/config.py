@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import time
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.patchworks.models import REPORT_WINDOW
+from bot.routes import load_routes
 from bot.textsafe import mask_url
 
 __all__ = ["HOOK_SECRET_MIN", "REQUIRED_FOR_POLL", "ConfigError", "Settings", "load_settings", "mask_url"]
@@ -64,6 +66,8 @@ class Settings(BaseSettings):
     syncbot_group_cache_seconds: int = Field(60, ge=0, le=3600)
     # Where "Snooze until 09:00 tomorrow" is computed (an IANA zone name, e.g. Europe/London).
     syncbot_timezone: str = Field("UTC", description="an IANA time zone such as Europe/London")
+    # A YAML file of routes (bot/routes.py): which channel each failure's digest goes to.
+    syncbot_routes: Path | None = Field(None, description="a YAML routes file")
     # The daily summary's time of day (HH:MM in SYNCBOT_TIMEZONE); unset: no summary.
     syncbot_summary_at: time | None = Field(None, description="HH:MM in SYNCBOT_TIMEZONE, e.g. 08:30")
     database_url: str = Field("sqlite+aiosqlite:///./syncbot.db")
@@ -138,6 +142,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"expected at least {HOOK_SECRET_MIN} characters (e.g. the output of `openssl rand -hex 32`)"
             )
+        return value
+
+    @field_validator("syncbot_routes")
+    @classmethod
+    def _routes(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            load_routes(value)  # refused whole, naming the file, line and field
         return value
 
     @field_validator("syncbot_summary_at", mode="before")

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 class DigestPublisher:
-    """Owns the lifecycle of digest messages in one channel."""
+    """Owns the lifecycle of digest messages: posted to the channel each was routed to."""
 
     def __init__(self, store: Store, slack: SlackClient, channel: str) -> None:
         self._store = store
@@ -45,7 +45,7 @@ class DigestPublisher:
     async def flush(self) -> bool:
         """Post every unposted digest, oldest first; False when some must wait for a later try."""
         async with self._store.unit_of_work() as uow:
-            unposted = await uow.messages.unposted(self.channel)
+            unposted = await uow.messages.unposted()  # every routed channel's
         for message in unposted:
             if not await self._post(message):
                 return False
@@ -70,7 +70,7 @@ class DigestPublisher:
             await uow.messages.mark_posting(message.id)
         try:
             ts = await self._slack.post_message(
-                self.channel,
+                message.channel,
                 text,
                 blocks,
                 metadata={"event_type": DIGEST_EVENT, "event_payload": {"digest_id": message.id}},
@@ -84,7 +84,7 @@ class DigestPublisher:
                 exc.error,
             )
             await self._unposted(message.id, exc.error, give_up=True)
-            await self._post_plain_fallback(message.id, exc.error)
+            await self._post_plain_fallback(message, exc.error)
             return True
         except (SlackRateLimited, SlackUnavailable) as exc:
             log.warning("digest %s not posted yet (%s); will retry next poll", message.id, exc.error)
@@ -93,9 +93,9 @@ class DigestPublisher:
         except SlackChannelError as exc:
             log.error(
                 "digest %s cannot be posted to %s: %s. Invite the bot to the channel or fix "
-                "SYNCBOT_CHANNEL; the digest is kept and posted once the channel works.",
+                "SYNCBOT_CHANNEL / SYNCBOT_ROUTES; the digest is kept and posted once the channel works.",
                 message.id,
-                self.channel,
+                message.channel,
                 exc.error,
             )
             await self._unposted(message.id, exc.error)
@@ -115,7 +115,7 @@ class DigestPublisher:
             return False
         oldest = (message.posting_at - timedelta(minutes=1)).timestamp()
         try:
-            ts = await self._slack.find_digest(self.channel, message.id, oldest)
+            ts = await self._slack.find_digest(message.channel, message.id, oldest)
         except SlackError as exc:
             log.warning(
                 "could not check whether digest %s was already posted (%s); posting it", message.id, exc.error
@@ -127,15 +127,15 @@ class DigestPublisher:
         await self._posted(message.id, ts)
         return True
 
-    async def _post_plain_fallback(self, message_id: int, error: str) -> None:
+    async def _post_plain_fallback(self, message: MessageRow, error: str) -> None:
         text, blocks = notice(
             f"syncbot could not post a digest (Slack said {error}). "
             "Its failed syncs are listed by /failed-syncs."
         )
         try:
-            await self._slack.post_message(self.channel, text, blocks)
+            await self._slack.post_message(message.channel, text, blocks)
         except SlackError as exc:
-            log.error("fallback notice for digest %s not posted either: %s", message_id, exc.error)
+            log.error("fallback notice for digest %s not posted either: %s", message.id, exc.error)
 
     async def refresh(self, message_id: int) -> bool:
         """Re-render a posted digest from the store and update it in place.

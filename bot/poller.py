@@ -16,6 +16,7 @@ from bot.faults import crash_point
 from bot.follow import ResyncFollower
 from bot.patchworks.errors import PatchworksError
 from bot.patchworks.report import SyncReport
+from bot.routes import Router
 from bot.slack import SlackClient, SlackError
 from bot.store import Store, UnitOfWork
 
@@ -57,6 +58,7 @@ class Poller:
         overlap: timedelta,
         max_messages: int,
         reopen: timedelta = timedelta(hours=24),
+        router: Router | None = None,
         clock: Clock = utcnow,
     ) -> None:
         self._report = report
@@ -69,6 +71,7 @@ class Poller:
         self._overlap = overlap
         self._max_messages = max_messages
         self._reopen = reopen
+        self._router = router or Router(routes=(), default=digests.channel)
         self._clock = clock
 
     async def run_once(self) -> PollResult:
@@ -85,7 +88,7 @@ class Poller:
                 crash_point("after_fetch")
                 result.fetched += len(page)
                 async with self._store.unit_of_work() as uow:
-                    result.new += await uow.entries.add(page)
+                    result.new += await uow.entries.add(page, channel_of=self._router.channel_for)
         except PatchworksError as exc:
             result.error = str(exc)
             log.warning("poll failed: %s", exc)

@@ -19,10 +19,11 @@ from bot.patchworks.core_api import CoreApiReport
 from bot.patchworks.report import SyncReport
 from bot.poller import Poller
 from bot.resync import Resyncer
+from bot.routes import Router, load_routes
 from bot.slack import SlackClient, build_web_client
 from bot.store import Store
 
-__all__ = ["Services", "build_services"]
+__all__ = ["Services", "build_services", "router_of"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,13 @@ class Services:
             await session.close()
 
 
+def router_of(settings: Settings) -> Router:
+    """SYNCBOT_ROUTES read (checked already when the settings loaded), with SYNCBOT_CHANNEL for the rest."""
+    assert settings.syncbot_channel is not None
+    routes = load_routes(settings.syncbot_routes) if settings.syncbot_routes is not None else ()
+    return Router(routes=routes, default=settings.syncbot_channel)
+
+
 async def build_services(
     settings: Settings, *, report: SyncReport | None = None, post_interval: float = 1.0
 ) -> Services:
@@ -78,9 +86,9 @@ async def build_services(
             app_url=settings.patchworks_app_url,
             requests_per_minute=settings.patchworks_requests_per_minute,
             timeout=settings.patchworks_timeout_seconds,
-            # The account's request budget lives in the database: replicas on PostgreSQL share
-            # it, and a restarted process knows what its predecessor spent in the last minute.
-            shared_window=store.patchworks_budget(api_key),
+            # Replicas on PostgreSQL share the account's budget through a locked row. On SQLite
+            # (one process) each send would queue behind every other writer for the file lock.
+            shared_window=store.patchworks_budget(api_key) if store.is_postgres else None,
         )
     web = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     slack = SlackClient(web, post_interval=post_interval)
@@ -100,6 +108,7 @@ async def build_services(
         overlap=timedelta(seconds=settings.syncbot_overlap_seconds),
         max_messages=settings.syncbot_digest_max_messages,
         reopen=timedelta(hours=settings.syncbot_reopen_hours),
+        router=router_of(settings),
     )
     authz = Authorizer(
         slack,

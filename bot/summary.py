@@ -17,7 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from blocks.summary import TOP_CAUSES, SummaryModel, build_summary
 from bot.clock import utcnow
-from bot.services import Services
+from bot.services import Services, router_of
 from bot.slack import SlackError
 
 __all__ = ["JOB_ID", "WINDOW", "add_summary_job", "post_summaries", "summary_at", "summary_model"]
@@ -63,7 +63,8 @@ async def post_summaries(
     channels this call posted to. Never raises."""
     now = now or utcnow()
     if channels is None:
-        channels = [services.settings.syncbot_channel] if services.settings.syncbot_channel else []
+        # Every channel digests are routed to (SYNCBOT_ROUTES), SYNCBOT_CHANNEL first.
+        channels = list(router_of(services.settings).channels) if services.settings.syncbot_channel else []
     day = now.astimezone(_zone(services)).date().isoformat()
     posted: list[str] = []
     try:

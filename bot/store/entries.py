@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -88,7 +88,13 @@ class EntryRepo:
         known.update(row.new_run_id for row in created)
         return known & set(ids)
 
-    async def add(self, entries: Iterable[SyncEntry], placement: Placement = Placement.UNASSIGNED) -> int:
+    async def add(
+        self,
+        entries: Iterable[SyncEntry],
+        placement: Placement = Placement.UNASSIGNED,
+        *,
+        channel_of: Callable[[SyncEntry], str] | None = None,
+    ) -> int:
         """Record new failed entries, by default not yet placed in a message (MIRROR: never to be
         posted); returns how many were new. Runs already tracked are skipped."""
         fresh = {entry.run_id: entry for entry in entries}
@@ -118,6 +124,7 @@ class EntryRepo:
                 "created_at": self._now,
                 **_filtered(entry),
                 **_grouped(entry),
+                "channel": channel_of(entry) if channel_of is not None else None,
             }
             for entry in fresh.values()
         ]
@@ -206,6 +213,18 @@ class EntryRepo:
             .order_by(c.started_at.desc(), c.current_run_id.desc())
         )
         return [int(run_id) for (run_id,) in rows]
+
+    async def known_flows(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Each flow (and its systems) syncbot has recorded failures of, by name."""
+        rows = await self._conn.execute(
+            select(entries_table.c.flow_name, entries_table.c.systems)
+            .distinct()
+            .order_by(entries_table.c.flow_name, entries_table.c.systems)
+        )
+        flows: dict[str, tuple[str, ...]] = {}
+        for name, systems in rows:
+            flows.setdefault(str(name), tuple((systems or "").splitlines()))
+        return list(flows.items())
 
     async def fill_causes(self, limit: int = 1000) -> int:
         """Give entries recorded before causes existed their cause; returns how many were filled."""

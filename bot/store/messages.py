@@ -7,12 +7,13 @@ crash between the post and the save shows nothing twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from blocks.model import Digest
 from bot.patchworks.models import SystemHealth
@@ -62,14 +63,48 @@ class MessageRepo:
         snooze has passed; the placement after that ends the snooze, places them as usual and
         rewrites the digests that showed it snoozed.
         """
-        e, m = entries_table.c, messages_table.c
+        e = entries_table.c
         states = CauseStateRepo(self._conn, self._now)
         # Digests showing a snooze that ended, or whose "N snoozed" grew: rewritten.
         changed = await states.end_expired() + await states.newly_held()
         for message_id in await CauseRepo(self._conn, self._now).messages_showing(changed):
             await EffectRepo(self._conn, self._now).refresh_later(message_id)
         snoozed = await states.snoozed()
-        unassigned = e.placement == Placement.UNASSIGNED.value
+        placed = Placed()
+        routed = await self._conn.scalars(
+            select(func.coalesce(e.channel, channel))
+            .where(e.placement == Placement.UNASSIGNED.value)
+            .distinct()
+        )
+        for target in sorted(set(routed)):
+            await self._place_channel(
+                target,
+                default=channel,
+                snoozed=snoozed,
+                poll_id=poll_id,
+                reopen_since=reopen_since,
+                causes_per_message=causes_per_message,
+                max_messages=max_messages,
+                placed=placed,
+            )
+        return placed
+
+    async def _place_channel(
+        self,
+        channel: str,
+        *,
+        default: str,
+        snoozed: Set[str],
+        poll_id: str,
+        reopen_since: datetime,
+        causes_per_message: int,
+        max_messages: int,
+        placed: Placed,
+    ) -> None:
+        """Place the unassigned entries routed to `channel` (SYNCBOT_ROUTES): one digest each."""
+        e, m = entries_table.c, messages_table.c
+        routed = func.coalesce(e.channel, default) == channel
+        unassigned = and_(e.placement == Placement.UNASSIGNED.value, routed)
         groups = [
             (cause_id, count)
             for cause_id, count in (
@@ -82,7 +117,6 @@ class MessageRepo:
             ).all()
             if cause_id is None or cause_id not in snoozed
         ]
-        placed = Placed()
         fresh: list[str | None] = []
         for cause_id, count in groups:
             recent = None
@@ -105,10 +139,10 @@ class MessageRepo:
             if recent is None:
                 fresh.append(cause_id)
                 continue
-            await self._assign(cause_id, int(recent), poll_id)
+            await self._assign(cause_id, int(recent), poll_id, routed)
             placed.joined[int(recent)] = placed.joined.get(int(recent), 0) + int(count)
         if not fresh:
-            return placed
+            return
         chunks = [fresh[i : i + causes_per_message] for i in range(0, len(fresh), causes_per_message)]
         if len(chunks) > max_messages:
             rest = [cause for chunk in chunks[max_messages - 1 :] for cause in chunk]
@@ -130,15 +164,16 @@ class MessageRepo:
             message_id = int(result.inserted_primary_key[0])  # type: ignore[index]
             placed.new.append(message_id)
             for cause_id in causes:
-                await self._assign(cause_id, message_id, poll_id)
-        return placed
+                await self._assign(cause_id, message_id, poll_id, routed)
 
-    async def _assign(self, cause_id: str | None, message_id: int, poll_id: str) -> None:
+    async def _assign(
+        self, cause_id: str | None, message_id: int, poll_id: str, routed: ColumnElement[bool]
+    ) -> None:
         e = entries_table.c
         of_cause = e.cause_id == cause_id if cause_id is not None else e.cause_id.is_(None)
         await self._conn.execute(
             update(entries_table)
-            .where(and_(e.placement == Placement.UNASSIGNED.value, of_cause))
+            .where(and_(e.placement == Placement.UNASSIGNED.value, of_cause, routed))
             .values(placement=Placement.MESSAGE.value, message_id=message_id, poll_id=poll_id)
         )
 
@@ -160,14 +195,11 @@ class MessageRepo:
         ).first()
         return None if row is None else message_row(row)
 
-    async def unposted(self, channel: str) -> list[MessageRow]:
-        """Messages recorded but not (known to be) posted yet, oldest first."""
-        waiting = (MessageState.PENDING.value, MessageState.POSTING.value)
-        rows = await self._conn.execute(
-            select(messages_table)
-            .where(and_(messages_table.c.channel == channel, messages_table.c.state.in_(waiting)))
-            .order_by(messages_table.c.id)
-        )
+    async def unposted(self, channel: str | None = None) -> list[MessageRow]:
+        """Messages recorded but not (known to be) posted yet, in `channel` or in any, oldest first."""
+        waiting = messages_table.c.state.in_((MessageState.PENDING.value, MessageState.POSTING.value))
+        where = waiting if channel is None else and_(messages_table.c.channel == channel, waiting)
+        rows = await self._conn.execute(select(messages_table).where(where).order_by(messages_table.c.id))
         return [message_row(row) for row in rows]
 
     async def get(self, message_id: int) -> MessageRow | None:

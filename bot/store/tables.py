@@ -97,6 +97,8 @@ entries_table = Table(
     Column("cause_id", String(16), nullable=True, index=True),
     # Whether the run could be resynced when it was recorded: "Resync all N" counts these.
     Column("resyncable", Integer, nullable=True),
+    # The channel whose digests show it (SYNCBOT_ROUTES); NULL: the default channel.
+    Column("channel", String(32), nullable=True),
 )
 
 resyncs_table = Table(

@@ -45,7 +45,7 @@ def _url(process: subprocess.Popen[str]) -> str:
 
 def _stop(process: subprocess.Popen[str], sig: signal.Signals) -> tuple[int, str]:
     process.send_signal(sig)
-    _, stderr = process.communicate(timeout=20)
+    _, stderr = process.communicate(timeout=60)  # within the runtime's shutdown grace (25 s) and some
     return process.returncode, stderr
 
 

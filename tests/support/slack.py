@@ -20,10 +20,10 @@ def digest_messages(workspace: Workspace, channel: str = CHANNEL, *, parts: bool
     ]
 
 
-def counted_runs(slack: FakeSlack) -> int:
+def counted_runs(slack: FakeSlack, channel: str = CHANNEL) -> int:
     """Runs the digests' causes say they hold ("*12 failed runs*", "Resolved · 3 runs")."""
     total = 0
-    for message in digest_messages(slack.workspace, parts=True):
+    for message in digest_messages(slack.workspace, channel, parts=True):
         for block in message.blocks:
             text = (block.get("text") or {}).get("text", "")
             if match := re.search(r"^(?:\*(\d+) failed runs?\*|✅ \*Resolved\* · (\d+) runs?)", text):
