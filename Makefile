@@ -42,8 +42,13 @@ test: lint typecheck unit
 demo: $(DEMO_STAMP)
 	$(BIN)/syncbot-sandbox demo
 
+# About 20 minutes on 2 cores: poll ~6, ack ~6, budget ~1.5, rss ~0.5, bulk ~6.
 bench: $(DEMO_STAMP)
-	$(BIN)/python bench/poll.py && $(BIN)/python bench/ack.py
+	$(BIN)/python bench/poll.py
+	$(BIN)/python bench/ack.py
+	$(BIN)/python bench/budget.py
+	$(BIN)/python bench/rss.py
+	$(BIN)/python bench/bulk.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,25 +1,83 @@
-"""One poll cycle against the simulator with many failed runs in the window.
+"""Poll cycles against the simulator: one poll of N failed runs, then an outage poll by poll.
 
-Prints wall time, Patchworks requests (the floor is ceil(N/100) list pages), Slack calls and
-peak memory of the bot's side. The simulator and the local Slack API run in a child process so
-their memory is not counted.
+Single poll: one cycle with N failed runs in the window; wall time, Patchworks requests (the floor
+is ceil(N/100) list pages), Slack calls and peak memory of the bot's side.
 
-    python bench/poll.py                 # 1,000 and 10,000 failures, Patchworks pacing 240/min
-    python bench/poll.py --rpm 10000     # the same with pacing out of the way
+Outage: 10 polls one after the other, each finding 1,000 new failed runs of the same 3 causes
+(10,000 in all), whose ids vary from run to run so the normaliser has work:
+
+  Order #{n}: SKU {sku} could not be claimed: INVENTORY_CLAIM_FAILED         (Shopify > Peoplevox)
+  NetSuite: SSS_REQUEST_LIMIT_EXCEEDED: … concurrent requests … {uuid} …     (Shopify > NetSuite)
+  Shopify: 401 Unauthorized: … access token expired at {ts} …                (Brightpearl > Shopify)
+
+Measured per poll and in total, for today's bot and, in the same run, for the bot before causes
+(the baseline: commit 5747fb0, "Bulk jobs keep a few retries in flight…", the last before "Causes:
+digests organised by cause…", extracted with `git archive`; its digest posts one set of messages
+per poll, at most SYNCBOT_DIGEST_MAX_MESSAGES, the last saying "+N more"): top-level messages,
+thread replies, chat.update and all Slack calls (from the local Slack's call log), Patchworks
+requests (from the simulator's request log: list pages against the floor ceil(seen/100)), wall
+time of the cycle and its tracemalloc peak. Each bot is its own process (`build_services` and
+`Poller.run_once`, as `syncbot poll` does) with the settings' defaults (a poll reads back
+SYNCBOT_OVERLAP_SECONDS, an hour, so a poll of an outage re-reads the failures the earlier polls
+of that hour found, as polls five minutes apart would); each gets a fresh simulator and local
+Slack in a child process, so only the bot is measured.
+
+    python bench/poll.py                  # single polls of 1,000 and 10,000 at 240/min, the outage
+    python bench/poll.py --rpm 10000      # the single polls with pacing out of the way
+    python bench/poll.py --no-outage      # single polls only
+    python bench/poll.py --no-baseline    # the outage against today's bot only
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import io
+import json
 import math
 import multiprocessing
+import os
+import random
 import resource
+import subprocess
+import sys
+import tarfile
 import tempfile
 import time
 import tracemalloc
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
+
+BASELINE_COMMIT = "5747fb0"  # "Bulk jobs keep a few retries in flight…", the last before causes
+CHANNEL = "C0SYNCBOT"
+SIM_KEY = "bench"
+OUTAGE_RPM = 10_000  # PATCHWORKS_REQUESTS_PER_MINUTE for the outage: pacing out of the way
+LIST = "/api/v1/flow-runs"
+# (flow id, share of a poll's failures, error): three causes, ids varying from run to run.
+CAUSES: tuple[tuple[int, float, str], ...] = (
+    (105, 0.5, "Order #{order}: SKU {sku} could not be claimed: INVENTORY_CLAIM_FAILED"),
+    (
+        101,
+        0.3,
+        "NetSuite: SSS_REQUEST_LIMIT_EXCEEDED: Request limit exceeded; 5 concurrent requests "
+        "allowed for account {account} (request id {uuid}, record SO-{order})",
+    ),
+    (
+        103,
+        0.2,
+        "Shopify: 401 Unauthorized: [API] Invalid API key or access token; token expired at {ts} "
+        "(X-Request-Id {uuid})",
+    ),
+)
+_SKUS = ("TSHIRT-BLK-M", "HOODIE-GRN-XL", "MUG-WHT-11OZ", "CAP-NVY-OS", "SOCK-RED-L", "TOTE-NAT")
+
+
+# -- single poll -----------------------------------------------------------------------------------
 
 
 def _servers(failures: int, conn: Connection) -> None:
@@ -28,7 +86,7 @@ def _servers(failures: int, conn: Connection) -> None:
     from syncbot_sandbox.slack_api import create_slack_api
 
     sim = create_app(
-        SimulatorConfig(seed=3, api_key="bench", initial_failures=failures, rate_limit_per_minute=100_000)
+        SimulatorConfig(seed=3, api_key=SIM_KEY, initial_failures=failures, rate_limit_per_minute=100_000)
     )
     slack = create_slack_api()
     with BackgroundServer(sim) as sim_server, BackgroundServer(slack) as slack_server:
@@ -46,9 +104,9 @@ async def _poll(sim_url: str, slack_url: str, rpm: int, db: Path) -> dict[str, f
         slack_bot_token="xoxb-test",
         slack_signing_secret="bench",
         slack_api_url=f"{slack_url}/api/",
-        syncbot_channel="C0SYNCBOT",
+        syncbot_channel=CHANNEL,
         patchworks_api_url=f"{sim_url}/api/v1",
-        patchworks_api_key="bench",
+        patchworks_api_key=SIM_KEY,
         patchworks_requests_per_minute=rpm,
         database_url=f"sqlite+aiosqlite:///{db}",
         syncbot_lookback_hours=48,
@@ -75,23 +133,20 @@ async def _poll(sim_url: str, slack_url: str, rpm: int, db: Path) -> dict[str, f
     }
 
 
-def main() -> None:
-    """Run the benchmark and print one line per size."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000")
-    parser.add_argument("--rpm", type=int, default=240, help="PATCHWORKS_REQUESTS_PER_MINUTE")
-    args = parser.parse_args()
+def single_polls(sizes: list[int], rpm: int) -> None:
+    """One poll cycle per size; one line each."""
+    print(f"single poll (PATCHWORKS_REQUESTS_PER_MINUTE={rpm})")
     print(
         f"{'failed runs':>11} {'wall s':>7} {'patchworks req':>14} {'floor':>5} {'slack calls':>11} "
         f"{'digest msgs':>11} {'peak MiB':>8}"
     )
-    for size in (int(part) for part in args.sizes.split(",")):
+    for size in sizes:
         parent, child = multiprocessing.Pipe()
         process = multiprocessing.Process(target=_servers, args=(size, child), daemon=True)
         process.start()
         sim_url, slack_url = parent.recv()
         with tempfile.TemporaryDirectory() as tmp:
-            figures = asyncio.run(_poll(sim_url, slack_url, args.rpm, Path(tmp) / "bench.db"))
+            figures = asyncio.run(_poll(sim_url, slack_url, rpm, Path(tmp) / "bench.db"))
         parent.send("stop")
         process.join(10)
         print(
@@ -99,8 +154,400 @@ def main() -> None:
             f"{math.ceil(size / 100):>5} {int(figures['slack']):>11} {int(figures['messages']):>11} "
             f"{figures['peak_mib']:>8.1f}"
         )
+
+
+# -- outage: the sandbox in a child process ----------------------------------------------------------
+
+
+class _RequestLog:
+    """ASGI middleware counting the simulator's /api/ requests: (method, path, status)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.hits: list[tuple[str, str, int]] = []
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http" or not str(scope["path"]).startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        status = 0
+
+        async def capture(message: MutableMapping[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        self.hits.append((scope["method"], scope["path"], status))
+
+
+def _error(template: str, rng: random.Random, at: float) -> str:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at - rng.uniform(0, 86_400)))
+    return template.format(
+        order=rng.randint(1000, 999_999),
+        sku=rng.choice(_SKUS),
+        account=rng.randint(1_000_000, 9_999_999),
+        uuid=uuid.UUID(int=rng.getrandbits(128), version=4),
+        ts=stamp,
+    )
+
+
+def _outage_sandbox(conn: Connection) -> None:
+    """Serve the simulator and local Slack; inject failures and report what the bot called."""
+    from syncbot_sandbox.serve import BackgroundServer
+    from syncbot_sandbox.simulator import SimulatorConfig, create_app
+    from syncbot_sandbox.slack_api import create_slack_api
+
+    sim = create_app(
+        SimulatorConfig(seed=3, api_key=SIM_KEY, initial_failures=0, rate_limit_per_minute=100_000)
+    )
+    world = sim.state.world
+    log = _RequestLog(sim)
+    slack = create_slack_api()
+    workspace = slack.state.workspace
+    rng = random.Random(7)
+    with BackgroundServer(log) as sim_server, BackgroundServer(slack) as slack_server:
+        conn.send((sim_server.url, slack_server.url))
+        while True:
+            command = conn.recv()
+            if command[0] == "stop":
+                return
+            if command[0] == "inject":
+                count, added = command[1], 0
+                for n, (flow, share, template) in enumerate(CAUSES):
+                    runs = count - added if n == len(CAUSES) - 1 else round(count * share)
+                    for _ in range(runs):
+                        world.add_failures(1, flow_id=flow, error=_error(template, rng, time.time()))
+                    added += runs
+                conn.send(added)
+            elif command[0] == "mark":
+                conn.send((len(log.hits), len(workspace.calls())))
+            elif command[0] == "since":
+                hits, calls = log.hits[command[1] :], workspace.calls()[command[2] :]
+                conn.send(
+                    {
+                        "lists": sum(1 for m, p, _ in hits if m == "GET" and p == LIST),
+                        "patchworks": len(hits),
+                        "limited": sum(1 for *_, s in hits if s == 429),
+                        "top": sum(
+                            1 for c in calls if c.method == "chat.postMessage" and not c.args.get("thread_ts")
+                        ),
+                        "replies": sum(
+                            1 for c in calls if c.method == "chat.postMessage" and c.args.get("thread_ts")
+                        ),
+                        "updates": sum(1 for c in calls if c.method == "chat.update"),
+                        "slack": len(calls),
+                        "slack_errors": sorted({str(c.error) for c in calls if c.error}),
+                    }
+                )
+            elif command[0] == "channel":
+                # The digest as people see it: the top-level messages' text, and the thread replies.
+                messages = list(workspace.channel(CHANNEL).messages.values())
+                conn.send(
+                    [
+                        (bool(m.thread_ts and m.thread_ts != m.ts), m.text.splitlines()[0][:100])
+                        for m in messages
+                    ]
+                )
+
+
+# -- outage: the bot in its own process ----------------------------------------------------------------
+
+# Runs in a fresh interpreter (PYTHONPATH names the baseline's tree, or nothing for today's bot):
+# builds the services as `syncbot poll` does and runs one cycle per "poll" line on stdin.
+DRIVER = """
+import asyncio, json, os, sys, time, tracemalloc
+import bot
+print(json.dumps({"bot": os.path.realpath(bot.__file__)}), flush=True)
+from bot.config import load_settings
+from bot.services import build_services
+
+async def main(sim_url, slack_url, rpm, db, channel, key):
+    settings = load_settings(
+        _env_file=None,
+        slack_bot_token="xoxb-test",
+        slack_signing_secret="bench",
+        slack_api_url=f"{slack_url}/api/",
+        syncbot_channel=channel,
+        patchworks_api_url=f"{sim_url}/api/v1",
+        patchworks_api_key=key,
+        patchworks_requests_per_minute=int(rpm),
+        database_url=f"sqlite+aiosqlite:///{db}",
+        syncbot_lookback_hours=48,
+        log_level="WARNING",
+    )
+    services = await build_services(settings)
+    print(json.dumps({"ready": True}), flush=True)
+    tracemalloc.start()
+    for line in sys.stdin:
+        if line.strip() != "poll":
+            break
+        tracemalloc.reset_peak()
+        started = time.perf_counter()
+        result = await services.poller.run_once()
+        seconds = time.perf_counter() - started
+        current, peak = tracemalloc.get_traced_memory()
+        print(json.dumps({
+            "seen": result.fetched, "new": result.new, "messages": result.messages,
+            "joined": getattr(result, "joined", 0), "error": result.error,
+            "posted_all": result.posted_all, "seconds": seconds,
+            "peak_mib": peak / 2**20, "held_mib": current / 2**20,
+        }), flush=True)
+    tracemalloc.stop()
+    await services.aclose()
+    status = open("/proc/self/status").read()
+    hwm = [l.split()[1] for l in status.splitlines() if l.startswith("VmHWM")]
+    print(json.dumps({"vmhwm_mib": int(hwm[0]) / 1024 if hwm else 0}), flush=True)
+
+asyncio.run(main(*sys.argv[1:7]))
+"""
+
+
+@dataclass
+class Outage:
+    """What one bot did, poll by poll."""
+
+    label: str
+    polls: list[dict[str, Any]] = field(default_factory=list)
+    channel: list[tuple[bool, str]] = field(default_factory=list)
+    vmhwm_mib: float = 0.0
+    stderr: str = ""
+
+    def total(self, key: str) -> float:
+        return sum(float(poll[key]) for poll in self.polls)
+
+
+def _baseline_tree(commit: str, into: Path) -> Path:
+    """The repository at `commit`, extracted (git archive): nothing in the work tree changes."""
+    root = Path(__file__).resolve().parent.parent
+    tar = subprocess.run(["git", "-C", str(root), "archive", commit], capture_output=True, check=True)
+    with tarfile.open(fileobj=io.BytesIO(tar.stdout)) as archive:
+        archive.extractall(into, filter="data")
+    return into
+
+
+def _read(driver: subprocess.Popen[str]) -> dict[str, Any]:
+    assert driver.stdout is not None
+    line = driver.stdout.readline()
+    if not line:
+        driver.wait(30)
+        raise RuntimeError("the bot process ended early")
+    return dict(json.loads(line))
+
+
+def outage(label: str, src: Path | None, polls: int, per_poll: int, rpm: int) -> Outage:
+    """Run the outage against one bot: inject, poll, count, `polls` times."""
+    sandbox, child = multiprocessing.Pipe()
+    process = multiprocessing.Process(target=_outage_sandbox, args=(child,), daemon=True)
+    process.start()
+    sim_url, slack_url = sandbox.recv()
+    figures = Outage(label)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SYNCBOT_", "PATCHWORKS_"))}
+    env.pop("DATABASE_URL", None)
+    env.pop("PYTHONPATH", None)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)  # before the editable install of today's bot
+    with tempfile.TemporaryDirectory() as tmp:
+        errors = Path(tmp) / "stderr.log"
+        with errors.open("w") as stderr:
+            driver = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    DRIVER,
+                    sim_url,
+                    slack_url,
+                    str(rpm),
+                    str(Path(tmp) / "bench.db"),
+                    CHANNEL,
+                    SIM_KEY,
+                ],
+                env=env,
+                cwd=src or tmp,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
+        assert driver.stdin is not None
+        try:
+            runs = os.path.realpath((src or Path(__file__).resolve().parent.parent) / "bot" / "__init__.py")
+            if _read(driver).get("bot") != runs:
+                raise RuntimeError(f"{label} does not run {runs}")
+            _read(driver)  # ready
+            for _ in range(polls):
+                sandbox.send(("inject", per_poll))
+                injected = sandbox.recv()
+                sandbox.send(("mark",))
+                hits, calls = sandbox.recv()
+                driver.stdin.write("poll\n")
+                driver.stdin.flush()
+                poll = _read(driver)
+                sandbox.send(("since", hits, calls))
+                poll.update(sandbox.recv(), injected=injected)
+                figures.polls.append(poll)
+            driver.stdin.write("stop\n")
+            driver.stdin.flush()
+            figures.vmhwm_mib = float(_read(driver)["vmhwm_mib"])
+            driver.wait(30)
+            sandbox.send(("channel",))
+            figures.channel = sandbox.recv()
+        except (RuntimeError, json.JSONDecodeError):
+            print(f"{label} wrote on stderr:\n{errors.read_text()[-3000:]}", file=sys.stderr)
+            raise
+        finally:
+            if driver.poll() is None:
+                driver.kill()
+                driver.wait(10)
+            with contextlib.suppress(OSError):
+                sandbox.send(("stop",))
+            process.join(10)
+        figures.stderr = errors.read_text()
+    return figures
+
+
+def _ratio(baseline: float, ours: float) -> str:
+    """baseline / today: how many times fewer (or less) today's bot needs; — when either is 0."""
+    if ours == baseline:
+        return "1x"
+    if ours == 0 or baseline == 0:
+        return "—"
+    value = baseline / ours
+    return f"{value:.0f}x" if value >= 10 else f"{value:.2g}x"
+
+
+# (column, key in a poll's figures, format); each shown as "today / baseline".
+_COLUMNS = (
+    ("top-level", "top", "d"),
+    ("replies", "replies", "d"),
+    ("updates", "updates", "d"),
+    ("Slack calls", "slack", "d"),
+    ("list pages", "lists", "d"),
+    ("PW requests", "patchworks", "d"),
+    ("wall s", "seconds", ".1f"),
+    ("peak MiB", "peak_mib", ".1f"),
+)
+
+
+def _pair(ours: dict[str, Any], base: dict[str, Any] | None, key: str, spec: str) -> str:
+    value = format(ours[key], spec)
+    return value if base is None else f"{value} / {format(base[key], spec)}"
+
+
+def report_outage(ours: Outage, base: Outage | None, per_poll: int, baseline: str) -> None:
+    """Per poll, then in total, today's bot beside the baseline (ratios: baseline / today)."""
+    print()
+    print(
+        f"outage: {len(ours.polls)} polls one after the other, {per_poll:,} new failed runs before each "
+        f"({len(ours.polls) * per_poll:,} in all) of 3 causes "
+        f"({', '.join(f'{share:.0%}' for _, share, _ in CAUSES)}); a poll reads back an hour "
+        f"(SYNCBOT_OVERLAP_SECONDS), so poll k sees k x {per_poll:,}; "
+        f"PATCHWORKS_REQUESTS_PER_MINUTE={OUTAGE_RPM}"
+    )
+    if base is not None:
+        print(
+            f"baseline: syncbot at {baseline} (before causes): one set of digest messages per poll, "
+            "at most SYNCBOT_DIGEST_MAX_MESSAGES"
+        )
+    print("each cell: today" + (" / baseline" if base is not None else ""))
+    width = 13 if base is not None else 7
+    print(f"{'poll':>4} {'seen':>6} {'floor':>5} " + " ".join(f"{name:>{width}}" for name, _, _ in _COLUMNS))
+    for n, poll in enumerate(ours.polls):
+        other = base.polls[n] if base is not None else None
+        print(
+            f"{n + 1:>4} {poll['seen']:>6} {math.ceil(poll['seen'] / 100):>5} "
+            + " ".join(f"{_pair(poll, other, key, spec):>{width}}" for _, key, spec in _COLUMNS)
+        )
+    print()
+    print(f"{'in total':<34} {'syncbot':>9} {'baseline':>9} {'baseline/syncbot':>16}")
+    floor = sum(math.ceil(p["seen"] / 100) for p in ours.polls)
+    rows: list[tuple[str, float, float | None, str]] = [
+        (name, ours.total(key), base.total(key) if base else None, spec)
+        for name, key, spec in (
+            ("top-level messages", "top", "d"),
+            ("thread replies", "replies", "d"),
+            ("chat.update calls", "updates", "d"),
+            ("all Slack calls", "slack", "d"),
+            ("Patchworks list pages", "lists", "d"),
+            ("all Patchworks requests", "patchworks", "d"),
+            ("wall time, s", "seconds", ".1f"),
+        )
+    ]
+    rows.append(("list floor, sum of ceil(seen/100)", floor, floor if base else None, "d"))
+    rows.append(
+        (
+            "max peak per poll, MiB",
+            max(p["peak_mib"] for p in ours.polls),
+            max(p["peak_mib"] for p in base.polls) if base else None,
+            ".1f",
+        )
+    )
+    rows.append(("process peak RSS, MiB", ours.vmhwm_mib, base.vmhwm_mib if base else None, ".0f"))
+    for name, value, other, spec in rows:
+        spec = ".0f" if spec == "d" else spec
+        print(
+            f"{name:<34} {value:>9{spec}} "
+            + ("" if other is None else f"{other:>9{spec}} {_ratio(other, value):>16}")
+        )
+    for figures in (ours, base):
+        if figures is None:
+            continue
+        print(f"\n{figures.label}:")
+        problems = [p for p in figures.polls if p["error"] or not p["posted_all"] or p["limited"]]
+        errors = sorted({e for p in figures.polls for e in p["slack_errors"]})
+        if problems or errors:
+            print(
+                f"  {len(problems)} poll(s) with an error, a digest left unposted or a 429; "
+                f"Slack said {errors}"
+            )
+        tops = [text for threaded, text in figures.channel if not threaded]
+        replies = [text for threaded, text in figures.channel if threaded]
+        print(f"  channel: {len(tops)} top-level message(s), the last {tops[-1] if tops else ''!r}")
+        if replies:
+            print(f"  threads: {len(replies)} repl(ies), the last {replies[-1]!r}")
+        warnings = [line for line in figures.stderr.splitlines() if "WARNING" in line or "ERROR" in line]
+        if warnings:
+            print(f"  {len(warnings)} warning/error line(s) logged, the first: {warnings[0][:160]!r}")
+
+
+def main() -> None:
+    """Run the benchmarks and print their tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000", help="failed runs of each single poll")
+    parser.add_argument("--rpm", type=int, default=240, help="PATCHWORKS_REQUESTS_PER_MINUTE, single polls")
+    parser.add_argument("--polls", type=int, default=10, help="polls of the outage")
+    parser.add_argument("--per-poll", type=int, default=1000, help="new failed runs before each poll")
+    parser.add_argument("--baseline", default=BASELINE_COMMIT, help="the commit run as the baseline")
+    parser.add_argument("--no-baseline", action="store_true", help="the outage against today's bot only")
+    parser.add_argument("--no-outage", action="store_true", help="single polls only")
+    parser.add_argument("--no-single", action="store_true", help="the outage only")
+    args = parser.parse_args()
+    started = time.monotonic()
+    if not args.no_single:
+        single_polls([int(part) for part in args.sizes.split(",")], args.rpm)
+    if not args.no_outage:
+        ours = outage("syncbot (today)", None, args.polls, args.per_poll, OUTAGE_RPM)
+        base = None
+        if not args.no_baseline:
+            with tempfile.TemporaryDirectory() as tree:
+                try:
+                    src = _baseline_tree(args.baseline, Path(tree))
+                except (OSError, subprocess.CalledProcessError) as exc:
+                    sys.exit(f"the baseline {args.baseline} cannot be extracted (a shallow clone?): {exc}")
+                base = outage(
+                    f"baseline ({args.baseline}, before causes)", src, args.polls, args.per_poll, OUTAGE_RPM
+                )
+        report_outage(ours, base, args.per_poll, args.baseline)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"(bench process max RSS {rss:.0f} MiB; pacing {args.rpm} requests/min)")
+    print(
+        f"\n(bench process max RSS {rss:.0f} MiB; cpus {os.cpu_count()}; {time.monotonic() - started:.0f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -600,9 +600,11 @@ async def test_a_hundred_mixed_calls_through_the_simulator_never_meet_a_429() ->
     assert traffic.seconds > 60
 
 
-async def test_without_the_budget_the_same_calls_do_meet_429s() -> None:
-    # The control: with syncbot's budget above the simulator's, the same calls are refused, so
-    # the test above would have seen a 429 had the pacer let one through.
+async def test_without_the_budget_the_same_calls_do_meet_429s(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The control: with syncbot's budget above the simulator's (and Patchworks' word on what is
+    # left ignored), the same calls are refused, so the test above would have seen a 429 had the
+    # pacer let one through.
+    monkeypatch.setattr(Pacer, "observe_remaining", lambda self, remaining: None)
     traffic = await mixed_calls(10_000)
     assert traffic.statuses[429] > 0
 
@@ -677,3 +679,22 @@ async def test_bulk_may_use_all_but_a_fortieth_of_the_window_and_polls_all_but_a
 
     await vt2.run(*(bulk() for _ in range(240)))
     assert bulk_at_zero == 234  # 6 kept for people: a bulk job runs at 97.5 % of the budget
+
+
+async def test_patchworks_saying_less_is_left_fills_the_window_so_it_never_overfills(vt: VirtualTime) -> None:
+    # A process restarted a moment after its predecessor: Patchworks still counts the
+    # predecessor's requests, and says so in X-RateLimit-Remaining.
+    pacer = Pacer(10, clock=vt.clock, sleep=vt.sleep, reserve=0)
+    await pacer.acquire(Lane.POLL)
+    pacer.observe_remaining(3)  # not 9: six requests of someone else's count in this window
+    sent: list[float] = []
+
+    async def call() -> None:
+        await pacer.acquire(Lane.POLL)
+        sent.append(vt.now)
+
+    pacer.observe_remaining(50)  # more than we think is left: never frees a slot
+    assert pacer.used() == 7
+    await vt.run(*(call() for _ in range(4)))
+    assert sent[:3] == [0.0, 0.0, 0.0]
+    assert sent[3] == pytest.approx(WINDOW)  # the fourth waits for the window to move on

@@ -205,6 +205,20 @@ class Pacer:
             shared_reads=shared_reads,
         )
 
+    def observe_remaining(self, remaining: int) -> None:
+        """Take Patchworks' word (X-RateLimit-Remaining) on what the account has left.
+
+        When it is less than this process believes (a predecessor killed a moment ago, another
+        tool on the same key), the difference is counted as sent now, so the window is never
+        overfilled. Requests in flight count here before Patchworks counts them, so the answer
+        never makes the window look emptier than it is.
+        """
+        now = self._clock()
+        self._prune(now)
+        missing = (self.limit - len(self._sent)) - max(0, remaining)
+        for _ in range(min(missing, self.limit)):
+            self._sent.append(now)
+
     def pause(self, seconds: float) -> None:
         """Send nothing, in any lane, for `seconds` (Patchworks answered 429 with Retry-After);
         with a shared window, no replica sends."""

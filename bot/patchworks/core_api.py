@@ -312,6 +312,9 @@ class CoreApiReport:
                 continue
             status = response.status_code
             self.on_request(turn.lane, status)
+            remaining = response.headers.get("X-RateLimit-Remaining", "")
+            if remaining.isdigit() and len(remaining) < 7:
+                self._pacer.observe_remaining(int(remaining))
             if status == 429:
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
                 if wait is not None:
