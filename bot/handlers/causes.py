@@ -50,12 +50,17 @@ async def _refresh(uow: UnitOfWork, cause_id: str) -> None:
         await uow.effects.refresh_later(message_id)
 
 
-async def _known(services: Services, body: dict[str, Any], uow: UnitOfWork, msg: int, cause: str) -> bool:
-    """Whether the button's cause is in its message; a forged or outdated one is explained."""
-    if await uow.causes.in_message(msg, cause):
-        return True
-    await tell(services, body, STALE_BUTTON)
-    return False
+async def _known(services: Services, body: dict[str, Any], msg: int, cause: str) -> bool:
+    """Whether the button's cause is in its message; a forged or outdated one is explained.
+
+    Read on its own, before the change's transaction: the explanation is a Slack call, which
+    must not wait inside a transaction holding the database's write lock.
+    """
+    async with services.store.unit_of_work() as uow:
+        known = await uow.causes.in_message(msg, cause)
+    if not known:
+        await tell(services, body, STALE_BUTTON)
+    return known
 
 
 async def take(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -66,9 +71,9 @@ async def take(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -
     if ref is None:
         return
     user = user_of(body)
+    if not await _known(services, body, ref.msg, ref.cause):
+        return
     async with services.store.unit_of_work() as uow:
-        if not await _known(services, body, uow, ref.msg, ref.cause):
-            return
         taken, owner = await uow.cause_states.take(ref.cause, user)
         if taken:
             await uow.audit.append(
@@ -88,9 +93,9 @@ async def hand_back(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltConte
     if ref is None:
         return
     user = user_of(body)
+    if not await _known(services, body, ref.msg, ref.cause):
+        return
     async with services.store.unit_of_work() as uow:
-        if not await _known(services, body, uow, ref.msg, ref.cause):
-            return
         previous = await uow.cause_states.hand_back(ref.cause)
         if previous is not None:
             await uow.audit.append(
@@ -117,9 +122,9 @@ async def snooze(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext)
         await tell(services, body, STALE_BUTTON)
         return
     user = user_of(body)
+    if not await _known(services, body, ref.msg, ref.cause):
+        return
     async with services.store.unit_of_work() as uow:
-        if not await _known(services, body, uow, ref.msg, ref.cause):
-            return
         until = snooze_until(ref.span, uow.now, ZoneInfo(services.settings.syncbot_timezone))
         await uow.cause_states.snooze(ref.cause, user, until)
         await uow.audit.append(
@@ -141,9 +146,9 @@ async def unsnooze(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContex
     if ref is None:
         return
     user = user_of(body)
+    if not await _known(services, body, ref.msg, ref.cause):
+        return
     async with services.store.unit_of_work() as uow:
-        if not await _known(services, body, uow, ref.msg, ref.cause):
-            return
         if await uow.cause_states.unsnooze(ref.cause):
             await uow.audit.append(
                 user_id=user, action="cause_unsnooze", run_ids=[], result="ok", detail=ref.cause
