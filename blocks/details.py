@@ -26,6 +26,7 @@ from blocks.entry import not_offered, offers_resync, resync_button, run_label, s
 from blocks.ids import Action, ViewId
 from blocks.limits import MAX_VIEW_BLOCKS, VIEW_BYTES, view_size
 from blocks.model import Attempt, DetailsModel, DigestItem, EntryState
+from blocks.snooze import snooze_menu
 from blocks.text import (
     ELLIPSIS,
     chunks,
@@ -40,7 +41,7 @@ from blocks.text import (
     utc_text,
     web_url,
 )
-from blocks.values import EntryRef, encode
+from blocks.values import EntryRef, FlowSnoozeRef, encode
 from bot.patchworks.models import ErrorLine, Health, SyncEntry, SystemHealth
 
 __all__ = ["build_details_modal", "health_line"]
@@ -115,7 +116,42 @@ def _actions(model: DetailsModel) -> list[Block]:
     if offers_resync(DigestItem(entry=entry, outcome=outcome)):
         label = "Resync again" if outcome.state is EntryState.FAILED_AGAIN else "Resync"
         elements.append(resync_button(entry, message_id=model.message_id, label=label))
+    snooze = model.flow_snooze
+    if snooze is not None:
+        unsnooze = encode(EntryRef(run=entry.run_id, msg=model.message_id))
+        elements.append(
+            button(
+                "Unsnooze flow",
+                Action.FLOW_UNSNOOZE,
+                value=unsnooze,
+                accessibility_label="End this flow's snooze: its held failures are posted at the next poll",
+            )
+        )
+    elif model.snoozable:
+        elements.append(
+            snooze_menu(
+                Action.FLOW_SNOOZE,
+                lambda span: encode(FlowSnoozeRef(run=entry.run_id, span=span)),
+                "💤 Snooze this flow…",
+            )
+        )
     blocks = [actions(*elements, key="actions")] if elements else []
+    if snooze is not None:
+        held = (
+            f" · {snooze.held} new {'failure' if snooze.held == 1 else 'failures'} held"
+            if snooze.held
+            else ""
+        )
+        blocks.append(
+            context(
+                verbatim(f"💤 {one_line(snooze.flow)}", 150),
+                mrkdwn(
+                    f"snoozed by {user_mention(snooze.by_user)} until {slack_date(snooze.until)}{held}:"
+                    " its new failures are recorded, not posted, until then"
+                ),
+                key="snoozed",
+            )
+        )
     why = not_offered(entry, outcome)
     if why is not None:
         blocks.append(context(why, key="why"))

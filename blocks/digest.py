@@ -19,6 +19,7 @@ from blocks.elements import (
     context,
     divider,
     header,
+    mrkdwn,
     plain_text,
     seal,
     section,
@@ -28,9 +29,10 @@ from blocks.entry import ENTRY_BLOCKS as _ENTRY_BLOCKS
 from blocks.entry import entry_list, systems_label
 from blocks.ids import Action
 from blocks.limits import MAX_MESSAGE_BLOCKS, MESSAGE_TEXT_BUDGET, visible_text_length
-from blocks.model import CauseView, Digest, JobState
+from blocks.model import CauseView, Digest, FlowSnoozeView, JobState
+from blocks.snooze import snooze_menu
 from blocks.text import escape_entities, escaped, one_line, slack_date, truncate, user_mention
-from blocks.values import CauseRef, SnoozeFor, SnoozeRef, encode
+from blocks.values import CauseRef, SnoozeRef, encode
 
 __all__ = ["CAUSES_PER_MESSAGE", "ENTRIES_PER_MESSAGE", "build_digest", "cause_blocks"]
 
@@ -50,13 +52,9 @@ _FLOWS_SHOWN = 3
 # Details modal shows every line in full).
 _EXAMPLE_CHARS = 1200
 _FLOWS_CHARS = 300
-# The Snooze menu, in the order shown (times are the server's: see bot.handlers.causes).
-SNOOZE_LABELS = {
-    SnoozeFor.HOUR: "1 hour",
-    SnoozeFor.FOUR_HOURS: "4 hours",
-    SnoozeFor.TOMORROW: "Until 09:00 tomorrow",
-    SnoozeFor.WEEK: "1 week",
-}
+# Snoozed flows named in a cause's context (two elements each, within its ten).
+_FLOW_SNOOZES_SHOWN = 2
+_FLOW_NAME_CHARS = 150
 
 
 def _allot(causes: Sequence[CauseView], capacity: int) -> list[int]:
@@ -138,20 +136,12 @@ def _cause_actions(cause: CauseView, message_id: int, key: str) -> Block | None:
     if cause.snoozed_until is not None:
         elements.append(button("Unsnooze", Action.CAUSE_UNSNOOZE, value=ref))
     elif not cause.resolved:
-        options = [
-            {
-                "text": plain_text(label),
-                "value": encode(SnoozeRef(msg=message_id, cause=cause.cause_id, span=span)),
-            }
-            for span, label in SNOOZE_LABELS.items()
-        ]
         elements.append(
-            {
-                "type": "static_select",
-                "action_id": Action.CAUSE_SNOOZE,
-                "placeholder": plain_text("💤 Snooze…"),
-                "options": options,
-            }
+            snooze_menu(
+                Action.CAUSE_SNOOZE,
+                lambda span: encode(SnoozeRef(msg=message_id, cause=cause.cause_id, span=span)),
+                "💤 Snooze…",
+            )
         )
     return actions(*elements, key=key) if elements else None
 
@@ -169,6 +159,20 @@ def _resync_all(cause: CauseView, message_id: int) -> Block | None:
     )
 
 
+def _flow_snooze_elements(snoozes: Sequence[FlowSnoozeView], shown: int = _FLOW_SNOOZES_SHOWN) -> list[Block]:
+    """Context elements for snoozed flows: each name verbatim, then who snoozed it until when."""
+    elements: list[Block] = []
+    for snooze in snoozes[:shown]:
+        held = f" · {snooze.held} new held" if snooze.held else ""
+        elements.append(verbatim(f"💤 {one_line(snooze.flow)}", _FLOW_NAME_CHARS))
+        elements.append(
+            mrkdwn(f"snoozed by {user_mention(snooze.by_user)} until {slack_date(snooze.until)}{held}")
+        )
+    if len(snoozes) > shown:
+        elements.append(plain_text(f"+{len(snoozes) - shown} more snoozed flows"))
+    return elements
+
+
 def _context_block(cause: CauseView, key: str) -> Block:
     """Flows (untrusted: plain_text), health and the next step (syncbot's words: mrkdwn)."""
     elements: list[Block] = []
@@ -182,6 +186,7 @@ def _context_block(cause: CauseView, key: str) -> Block:
         elements.append({"type": "mrkdwn", "text": health, "verbatim": True})
     if not cause.resolved:
         elements.append({"type": "mrkdwn", "text": f"💡 {escaped(cause.next_step, 300)}", "verbatim": True})
+    elements += _flow_snooze_elements(cause.snoozed_flows)
     if not elements:
         elements.append(plain_text("All runs resynced OK."))
     return {"type": "context", "block_id": key, "elements": elements}

@@ -27,6 +27,7 @@ from blocks.elements import (
 )
 from blocks.elements import section as _section
 from blocks.ids import Action
+from blocks.model import FlowSnoozeView
 from blocks.text import escaped, one_line, slack_date, truncate, user_mention
 from bot.patchworks.models import Health, SystemHealth
 
@@ -99,6 +100,7 @@ class HomeModel(_Frozen):
     open_causes: int = 0  # all open causes, shown or not
     by_channel: tuple[tuple[str, int], ...] = ()  # (channel, open causes), every channel
     snoozes: tuple[HomeCause, ...] = ()  # causes snoozed now, soonest expiry first
+    flow_snoozes: tuple[FlowSnoozeView, ...] = ()  # flows snoozed now (from Details), soonest first
     health: tuple[SystemHealth, ...] = ()
     last_poll: datetime | None = None
     next_poll: datetime | None = None
@@ -210,15 +212,23 @@ def _health(model: HomeModel) -> list[Block]:
 
 
 def _snoozes(model: HomeModel) -> list[Block]:
-    if not model.snoozes:
+    if not model.snoozes and not model.flow_snoozes:
         return [context("Snoozes: none.", key="snoozes")]
-    lines = ["*Snoozed causes*"]
+    lines = ["*Snoozes*"]
     for cause in model.snoozes[:SNOOZES_SHOWN]:
         until = slack_date(cause.snoozed_until) if cause.snoozed_until else "?"
         by = f" by {user_mention(cause.snoozed_by)}" if cause.snoozed_by else ""
         lines.append(f"💤 {escaped(one_line(cause.example) or cause.cause_id, 120)} · until {until}{by}")
     if len(model.snoozes) > SNOOZES_SHOWN:
-        lines.append(f"+{len(model.snoozes) - SNOOZES_SHOWN} more")
+        lines.append(f"+{len(model.snoozes) - SNOOZES_SHOWN} more snoozed causes")
+    for flow in model.flow_snoozes[:SNOOZES_SHOWN]:
+        held = f" · {flow.held} held" if flow.held else ""
+        lines.append(
+            f"💤 flow “{escaped(one_line(flow.flow), 120)}”{held} · until {slack_date(flow.until)}"
+            f" by {user_mention(flow.by_user)}"
+        )
+    if len(model.flow_snoozes) > SNOOZES_SHOWN:
+        lines.append(f"+{len(model.flow_snoozes) - SNOOZES_SHOWN} more snoozed flows")
     return line_sections(lines, key="snoozes")
 
 

@@ -23,6 +23,8 @@ class Action(StrEnum):
     CAUSE_HAND_BACK = "cause_hand_back"
     CAUSE_SNOOZE = "cause_snooze"  # a static_select: 1 h, 4 h, until 09:00 tomorrow, 1 week
     CAUSE_UNSNOOZE = "cause_unsnooze"
+    FLOW_SNOOZE = "flow_snooze"  # Details' "Snooze this flow" static_select
+    FLOW_UNSNOOZE = "flow_unsnooze"
     LIST_PREV = "list_prev"  # Previous and Next share one actions block, so distinct ids
     LIST_NEXT = "list_next"
     SHOW_ALL = "digest_show_all"
@@ -38,7 +40,8 @@ class ViewId(StrEnum):
 
 
 # Acting ids: the controls that change something in Patchworks (a resync), or open the one step
-# before it, and those that change who handles a cause or when it alerts ("I'm on it", snooze).
+# before it, and those that change who handles a cause or when it alerts ("I'm on it", snoozing
+# a cause or a flow).
 # Only users allowed to resync may use them; bot/handlers/authorize.py checks every one of them,
 # for every click and submission, before any listener runs. Every other id only reads (Details,
 # paging, the bulk selection, links) and stays open to everyone in the channel.
@@ -57,6 +60,8 @@ ACTING_ACTIONS: frozenset[Action] = frozenset(
         Action.CAUSE_HAND_BACK,
         Action.CAUSE_SNOOZE,
         Action.CAUSE_UNSNOOZE,
+        Action.FLOW_SNOOZE,
+        Action.FLOW_UNSNOOZE,
     }
 )
 ACTING_VIEWS: frozenset[ViewId] = frozenset({ViewId.BULK_CONFIRM})

@@ -18,6 +18,7 @@ __all__ = [
     "Digest",
     "DigestItem",
     "EntryState",
+    "FlowSnoozeView",
     "JobState",
     "Listing",
     "Outcome",
@@ -56,6 +57,15 @@ class DigestItem(_Frozen):
     outcome: Outcome = Outcome()
 
 
+class FlowSnoozeView(_Frozen):
+    """A flow snoozed from Details: who snoozed it, until when, and the failures it holds back."""
+
+    flow: str  # untrusted: the flow's name as Patchworks gives it
+    until: datetime
+    by_user: str
+    held: int = 0
+
+
 class CauseView(_Frozen):
     """One cause in a digest: what failed, how often, where, what to do, and a few of its runs."""
 
@@ -76,7 +86,8 @@ class CauseView(_Frozen):
     owner_since: datetime | None = None
     snoozed_until: datetime | None = None  # set only while the snooze lasts
     snoozed_by: str | None = None
-    held: int = 0  # new failures the snooze holds back (recorded, not placed yet)
+    held: int = 0  # new failures a snooze (of the cause or a flow) holds back: recorded, not placed
+    snoozed_flows: tuple[FlowSnoozeView, ...] = ()  # its flows snoozed now, soonest end first
 
     @property
     def resolved(self) -> bool:
@@ -194,3 +205,7 @@ class DetailsModel(_Frozen):
     # One line on top, e.g. what a resync just requested did: syncbot's own mrkdwn (a resync
     # result's message), shown as is, so untrusted parts must already be escaped.
     notice: str | None = None
+    # Whether the run is stored, so its flow can be snoozed from the modal (the server reads the
+    # flow's name from the store: a button cannot name a flow of its choosing).
+    snoozable: bool = False
+    flow_snooze: FlowSnoozeView | None = None  # the run's flow, while it is snoozed

@@ -1,7 +1,7 @@
 """The daily summary a channel receives at SYNCBOT_SUMMARY_AT: the last 24 hours in one message.
 
 Failures, resyncs by outcome and their success rate, the top causes, the oldest failure still
-unresolved, and the snoozes ending in the next 24 hours.
+unresolved, who is on which cause ("I'm on it"), and the snoozes ending in the next 24 hours.
 """
 
 from __future__ import annotations
@@ -11,12 +11,24 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from blocks.elements import Block, context, divider, header, line_sections, seal, section, verbatim
+from blocks.model import FlowSnoozeView
 from blocks.text import escaped, link, one_line, slack_date, truncate, user_mention
 
-__all__ = ["TOP_CAUSES", "OldestFailure", "SummaryCause", "SummaryModel", "SummarySnooze", "build_summary"]
+__all__ = [
+    "OWNERS_SHOWN",
+    "TOP_CAUSES",
+    "OldestFailure",
+    "SummaryCause",
+    "SummaryModel",
+    "SummaryOwner",
+    "SummarySnooze",
+    "build_summary",
+]
 
 TOP_CAUSES = 5
 SNOOZES_SHOWN = 10
+# One line each; more would push the message towards its 50 blocks and bury the figures.
+OWNERS_SHOWN = 10
 _EXAMPLE_CHARS = 300
 _OUTCOMES = (("ok", "✅ OK"), ("failed", "❌ failed again"), ("queued", "⏳ queued"), ("error", "⚠️ refused"))
 
@@ -43,6 +55,16 @@ class SummarySnooze(_Frozen):
     by_user: str | None = None
 
 
+class SummaryOwner(_Frozen):
+    """A cause someone took ("I'm on it")."""
+
+    cause_id: str
+    owner: str  # Slack user ID
+    since: datetime | None = None
+    example: str = ""  # untrusted
+    flow: str = ""  # untrusted
+
+
 class OldestFailure(_Frozen):
     """The oldest failure still unresolved."""
 
@@ -62,6 +84,9 @@ class SummaryModel(_Frozen):
     top_causes: tuple[SummaryCause, ...] = ()
     oldest: OldestFailure | None = None
     snoozes_ending: tuple[SummarySnooze, ...] = ()
+    flow_snoozes_ending: tuple[FlowSnoozeView, ...] = ()  # flows snoozed from Details
+    owners: tuple[SummaryOwner, ...] = ()  # longest-held first
+    owners_total: int = 0  # all the channel's owned causes; `owners` may hold only the first few
 
     @property
     def resync_total(self) -> int:
@@ -84,6 +109,20 @@ def _resync_line(model: SummaryModel) -> str:
     rate = model.success_rate
     success = f" · success rate {rate:.0%}" if rate is not None else ""
     return f"*Resyncs:* {model.resync_total} ({', '.join(parts)}){success}"
+
+
+def _owner_sections(model: SummaryModel) -> list[Block]:
+    if not model.owners:
+        return []
+    lines = ["*Who is on what*"]
+    for owned in model.owners[:OWNERS_SHOWN]:
+        since = f" since {slack_date(owned.since)}" if owned.since is not None else ""
+        example = escaped(one_line(owned.example) or one_line(owned.flow) or owned.cause_id, 120)
+        lines.append(f"👤 {user_mention(owned.owner)}{since} · {example}")
+    more = max(model.owners_total, len(model.owners)) - min(len(model.owners), OWNERS_SHOWN)
+    if more > 0:
+        lines.append(f"+{more} more")
+    return line_sections(lines, key="owners")
 
 
 def build_summary(model: SummaryModel) -> tuple[str, list[Block]]:
@@ -119,7 +158,8 @@ def build_summary(model: SummaryModel) -> tuple[str, list[Block]]:
         )
     else:
         blocks.append(context("No unresolved failures.", key="oldest"))
-    if model.snoozes_ending:
+    blocks += _owner_sections(model)
+    if model.snoozes_ending or model.flow_snoozes_ending:
         lines = ["*Snoozes ending in the next 24 hours*"]
         for snooze in model.snoozes_ending[:SNOOZES_SHOWN]:
             by = f" (by {user_mention(snooze.by_user)})" if snooze.by_user else ""
@@ -129,5 +169,13 @@ def build_summary(model: SummaryModel) -> tuple[str, list[Block]]:
             )
         if len(model.snoozes_ending) > SNOOZES_SHOWN:
             lines.append(f"+{len(model.snoozes_ending) - SNOOZES_SHOWN} more")
+        for flow in model.flow_snoozes_ending[:SNOOZES_SHOWN]:
+            held = f" · {flow.held} held" if flow.held else ""
+            lines.append(
+                f"💤 flow “{escaped(one_line(flow.flow), 120)}”{held}"
+                f" · ends {slack_date(flow.until)} (by {user_mention(flow.by_user)})"
+            )
+        if len(model.flow_snoozes_ending) > SNOOZES_SHOWN:
+            lines.append(f"+{len(model.flow_snoozes_ending) - SNOOZES_SHOWN} more flows")
         blocks += line_sections(lines, key="snoozes")
     return text, seal(blocks)

@@ -21,6 +21,7 @@ __all__ = [
     "BulkRef",
     "CauseRef",
     "EntryRef",
+    "FlowSnoozeRef",
     "Id",
     "InvalidValue",
     "JobRef",
@@ -106,6 +107,18 @@ class SnoozeRef(_Value):
     v: Literal[1] = 1
     msg: Id
     cause: str = Field(pattern=r"^[0-9a-f]{16}$")
+    span: SnoozeFor
+
+
+class FlowSnoozeRef(_Value):
+    """One option of the Details modal's "Snooze this flow" menu: the run whose flow, how long.
+
+    The run, not the flow's name: the server reads the name from the store, so a forged value
+    cannot snooze a flow syncbot never saw (and a name may not fit an option's 150 characters).
+    """
+
+    v: Literal[1] = 1
+    run: RunId
     span: SnoozeFor
 
 

@@ -42,6 +42,7 @@ async def home_model(services: Services, now: datetime | None = None) -> HomeMod
     async with services.store.unit_of_work() as uow:
         open_causes = await uow.home.open_causes(shown=CAUSES_SHOWN)
         snoozes = await uow.home.snoozes()
+        flow_snoozes = await uow.flow_snoozes.active()
         resyncs = await uow.home.last_resyncs(RESYNCS_SHOWN)
         health = await uow.entries.recent_health(HEALTH_WINDOW)
         stored_poll = await uow.meta.get(LAST_POLL_KEY)
@@ -55,6 +56,7 @@ async def home_model(services: Services, now: datetime | None = None) -> HomeMod
         open_causes=open_causes.total,
         by_channel=tuple(open_causes.by_channel),
         snoozes=tuple(snoozes),
+        flow_snoozes=tuple(snooze.view() for snooze in flow_snoozes),
         # Systems in trouble first, then the rest.
         health=tuple(
             sorted(health.values(), key=lambda h: (h.health is Health.OPERATIONAL, -h.failures, h.system))

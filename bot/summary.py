@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from blocks.summary import TOP_CAUSES, SummaryModel, build_summary
+from blocks.summary import OWNERS_SHOWN, TOP_CAUSES, SummaryModel, build_summary
 from bot.clock import utcnow
 from bot.services import Services, router_of
 from bot.slack import SlackError
@@ -37,22 +37,35 @@ def _zone(services: Services) -> ZoneInfo:
     return ZoneInfo(services.settings.syncbot_timezone)
 
 
-async def summary_model(services: Services, now: datetime, day: str) -> SummaryModel:
-    """The last 24 hours as of `now`.
+async def summary_model(
+    services: Services, now: datetime, day: str, channel: str | None = None
+) -> SummaryModel:
+    """The last 24 hours as of `now`, of what is routed to `channel` (None: of every channel).
 
-    Routing by channel is not built yet: every channel gets the same figures, those of all
-    failures syncbot recorded.
+    A channel counts the failures SYNCBOT_ROUTES sends to it (SYNCBOT_CHANNEL: the unrouted ones),
+    the resyncs of those runs, and the snoozes and owners of causes with failures routed to it.
     """
     since = now - WINDOW
+    default = services.settings.syncbot_channel
     async with services.store.unit_of_work(now) as uow:
+        owners, owners_total = await uow.summary.owners(OWNERS_SHOWN, channel=channel, default=default)
         return SummaryModel(
             day=day,
             since=since,
-            failures=await uow.home.failures_since(since),
-            resyncs=tuple(await uow.home.resyncs_since(since)),
-            top_causes=tuple(await uow.home.top_causes_since(since, TOP_CAUSES)),
-            oldest=await uow.home.oldest_unresolved(),
-            snoozes_ending=tuple(await uow.home.snoozes_ending(now + WINDOW)),
+            failures=await uow.summary.failures_since(since, channel=channel, default=default),
+            resyncs=tuple(await uow.summary.resyncs_since(since, channel=channel, default=default)),
+            top_causes=tuple(
+                await uow.summary.top_causes_since(since, TOP_CAUSES, channel=channel, default=default)
+            ),
+            oldest=await uow.summary.oldest_unresolved(channel=channel, default=default),
+            snoozes_ending=tuple(
+                await uow.summary.snoozes_ending(now + WINDOW, channel=channel, default=default)
+            ),
+            flow_snoozes_ending=tuple(
+                await uow.summary.flow_snoozes_ending(now + WINDOW, channel=channel, default=default)
+            ),
+            owners=tuple(owners),
+            owners_total=owners_total,
         )
 
 
@@ -68,13 +81,11 @@ async def post_summaries(
     day = now.astimezone(_zone(services)).date().isoformat()
     posted: list[str] = []
     try:
-        model: SummaryModel | None = None
         for channel in channels:
             async with services.store.unit_of_work(now) as uow:
                 if not await uow.home.claim_summary(channel, day):
                     continue  # another replica (or an earlier run) has it
-            model = model or await summary_model(services, now, day)
-            text, blocks = build_summary(model)
+            text, blocks = build_summary(await summary_model(services, now, day, channel))
             try:
                 ts = await services.slack.post_message(channel, text, blocks)
             except SlackError as exc:

@@ -168,4 +168,4 @@ async def test_owner_and_snooze_of_a_cause_are_shown(bot: RunningBot, sim: Sim, 
     assert_valid_home(view)
     text = json.dumps(view, ensure_ascii=False)
     assert f"owner <@{ANA}>" in text
-    assert "Snoozed causes" in text
+    assert "*Snoozes*" in text

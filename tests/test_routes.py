@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.harness import CHANNEL, FakeSlack, Sim
+from support.harness import CHANNEL, FakeSlack, Sim, make_services
 from support.process import Bot
 from support.slack import counted_runs, digest_messages
 from support.waiting import wait_until
 
+from bot.config import load_settings
 from bot.patchworks.models import RunStatus
 from bot.routes import Route, Router, RoutesError, load_routes
 from syncbot_sandbox.store import Channel
@@ -147,3 +148,31 @@ def test_a_real_syncbot_run_posts_each_channels_digests_to_it(
     finally:
         bot.stop()
     assert "Traceback" not in bot.log.read_text()
+
+
+WORDS = ["quantity", "price", "weight", "barcode", "colour", "size", "tax", "carrier"]
+
+
+async def test_each_channels_thread_parts_hang_on_its_own_first_part(
+    sim: Sim, slack: FakeSlack, settings_env: dict[str, str], tmp_path: Path
+) -> None:
+    """One poll makes a digest per channel; with more causes than a message holds, each has parts
+    in a thread, and every part is a reply to its own channel's part 1, never the other's."""
+    slack.workspace.channels[SHOP] = Channel(SHOP, "shop")
+    path = tmp_path / "routes.yml"
+    path.write_text(TABLE)
+    for word in WORDS:  # more causes per channel than CAUSES_PER_MESSAGE
+        sim.world.add_failures(1, flow_id=101, minutes_ago=5, error=f"Shopify: field {word} is invalid")
+        sim.world.add_failures(1, flow_id=109, minutes_ago=5, error=f"Veeqo: field {word} is invalid")
+    env = {key.lower(): value for key, value in {**settings_env, "SYNCBOT_ROUTES": str(path)}.items()}
+    services = await make_services(load_settings(_env_file=None, **env))
+    try:
+        await services.poller.run_once()
+    finally:
+        await services.aclose()
+    for channel in (SHOP, CHANNEL):
+        [first] = digest_messages(slack.workspace, channel)
+        parts = [m for m in digest_messages(slack.workspace, channel, parts=True) if m.thread_ts]
+        assert parts, f"{channel} has no thread parts"
+        assert {part.thread_ts for part in parts} == {first.ts}
+        assert counted_runs(slack, channel) == len(WORDS)

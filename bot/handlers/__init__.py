@@ -17,7 +17,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.handlers import bulk, causes, commands, details, home, resync
+from bot.handlers import bulk, causes, commands, details, flows, home, resync
 from bot.handlers._context import SERVICES, STALE_BUTTON, services_of, tell
 from bot.handlers.authorize import require_resync_rights
 from bot.services import Services
@@ -91,7 +91,7 @@ def register_all(app: AsyncApp, services: Services) -> None:
     app.middleware(skip_slack_retries)
     app.middleware(_provide(services))
     app.middleware(require_resync_rights)
-    for feature in (details, resync, bulk, causes, commands, home):
+    for feature in (details, resync, bulk, causes, flows, commands, home):
         feature.register(app)
     app.action(re.compile(".*"))(unknown_action)
     app.view(re.compile(".*"))(unknown_view)

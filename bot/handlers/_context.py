@@ -20,6 +20,7 @@ __all__ = [
     "channel_of",
     "open_then_fill",
     "read_value",
+    "selected_value",
     "services_of",
     "tell",
     "user_of",
@@ -68,6 +69,14 @@ def value_of(body: Body) -> object:
     actions = body.get("actions") or [{}]
     first = actions[0] if isinstance(actions, list) and actions else {}
     return first.get("value") if isinstance(first, dict) else None
+
+
+def selected_value(body: Body) -> object:
+    """The value of the option chosen in a static_select (validated by the caller)."""
+    actions = body.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions else None
+    option = first.get("selected_option") if isinstance(first, dict) else None
+    return option.get("value") if isinstance(option, dict) else None
 
 
 async def open_then_fill(

@@ -19,7 +19,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from blocks.ids import Action
 from blocks.text import user_mention
 from blocks.values import CauseRef, InvalidValue, SnoozeFor, SnoozeRef, decode
-from bot.handlers._context import STALE_BUTTON, read_value, services_of, tell, user_of
+from bot.handlers._context import STALE_BUTTON, read_value, selected_value, services_of, tell, user_of
 from bot.services import Services
 from bot.store import UnitOfWork
 
@@ -105,19 +105,12 @@ async def hand_back(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltConte
     await services.effects.deliver()
 
 
-def _selected_value(body: dict[str, Any]) -> object:
-    actions = body.get("actions")
-    first = actions[0] if isinstance(actions, list) and actions else None
-    option = first.get("selected_option") if isinstance(first, dict) else None
-    return option.get("value") if isinstance(option, dict) else None
-
-
 async def snooze(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
     """Snooze the cause: its new failures are recorded but not posted until the snooze ends."""
     await ack()
     services = services_of(context)
     try:
-        ref = decode(SnoozeRef, _selected_value(body))
+        ref = decode(SnoozeRef, selected_value(body))
     except InvalidValue:
         await tell(services, body, STALE_BUTTON)
         return

@@ -20,7 +20,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from blocks.details import build_details_modal
 from blocks.ids import Action
 from blocks.messages import mrkdwn_notice_modal, notice_modal
-from blocks.model import DetailsModel, Outcome
+from blocks.model import DetailsModel, FlowSnoozeView, Outcome
 from blocks.text import escaped
 from blocks.values import EntryRef
 from bot.handlers._context import open_then_fill, read_value, services_of
@@ -29,6 +29,7 @@ from bot.patchworks.lanes import Lane, patchworks_lane
 from bot.patchworks.models import SyncEntry, SystemHealth
 from bot.services import Services
 from bot.slack import SlackError
+from bot.store import UnitOfWork
 
 __all__ = [
     "StoredDetails",
@@ -38,6 +39,7 @@ __all__ = [
     "open_details",
     "open_link",
     "register",
+    "repainted_details",
     "stored_details",
     "stored_lines_complete",
 ]
@@ -79,13 +81,21 @@ async def details_model(services: Services, ref: EntryRef) -> DetailsModel:
     async with services.store.unit_of_work() as uow:
         tracked = await uow.entries.for_run(ref.run)
         attempts = await uow.resyncs.attempts(tracked.run_id if tracked else ref.run)
+        flow_snooze = await _flow_snooze(uow, tracked.entry) if tracked else None
     return DetailsModel(
         entry=entry,
         outcome=tracked.outcome if tracked else Outcome(),
         health=_involved(health, entry),
         attempts=tuple(attempts),
         message_id=ref.msg,
+        snoozable=tracked is not None,
+        flow_snooze=flow_snooze,
     )
+
+
+async def _flow_snooze(uow: UnitOfWork, entry: SyncEntry) -> FlowSnoozeView | None:
+    snooze = await uow.flow_snoozes.get(entry.flow_name)
+    return snooze.view() if snooze is not None else None
 
 
 async def details_view(services: Services, ref: EntryRef, notice: str | None = None) -> dict[str, Any]:
@@ -135,6 +145,7 @@ async def stored_details(services: Services, ref: EntryRef) -> StoredDetails | N
             return None
         attempts = await uow.resyncs.attempts(tracked.run_id)
         polled = await uow.meta.mirror_since() is not None
+        flow_snooze = await _flow_snooze(uow, tracked.entry)
     health: Mapping[str, SystemHealth] | None = None
     # A completed poll reached back its lookback (1 h at least) and so covers the health window:
     # recent_health then reads the mirror. Before that it would ask Patchworks, so not here.
@@ -149,6 +160,8 @@ async def stored_details(services: Services, ref: EntryRef) -> StoredDetails | N
         health=_involved(health or {}, tracked.entry),
         attempts=tuple(attempts),
         message_id=ref.msg,
+        snoozable=True,
+        flow_snooze=flow_snooze,
     )
     return StoredDetails(model=model, health=health, lines_complete=stored_lines_complete(tracked.entry))
 
@@ -178,6 +191,15 @@ async def filled_details(services: Services, ref: EntryRef, stored: StoredDetail
                 health = {}
     update = {"health": _involved(health, model.entry), "notice": notice}
     return build_details_modal(model.model_copy(update=update))
+
+
+async def repainted_details(services: Services, ref: EntryRef, notice: str) -> dict[str, Any]:
+    """The Details modal again after a change made from it, `notice` (syncbot's mrkdwn) on top:
+    from the store when it holds the whole log, else read from Patchworks as a resync's is."""
+    stored = await _read_stored(services, ref)
+    if stored is None or not stored.lines_complete:
+        return await details_view(services, ref, notice=notice)
+    return build_details_modal(stored.model.model_copy(update={"notice": notice}))
 
 
 async def _filled_or_stored(services: Services, ref: EntryRef, stored: StoredDetails) -> dict[str, Any]:

@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
-from blocks.model import CauseView, DigestItem, EntryState
+from blocks.model import CauseView, DigestItem, EntryState, FlowSnoozeView
 from bot.patchworks.causes import cause_of, classify, next_step
 from bot.patchworks.models import Health, SystemHealth
 from bot.states import Placement
 from bot.store.cause_states import CauseStateRepo
+from bot.store.flow_snoozes import FlowSnoozeRepo
 from bot.store.jobs import JobRepo
 from bot.store.rows import entry_row
 from bot.store.tables import entries_table
@@ -61,8 +63,9 @@ class CauseRepo:
         cause_ids = [str(row[0]) for row in grouped if row[0]]
         cause_states = CauseStateRepo(self._conn, self._now)
         states = await cause_states.states(cause_ids)
-        snoozed = [cause for cause, state in states.items() if state.snoozed_at(self._now)]
-        held = await cause_states.held(snoozed)
+        # Whatever is unplaced past a placement is held by a snooze, of the cause or of a flow.
+        held = await cause_states.held(cause_ids)
+        flow_snoozes = FlowSnoozeRepo(self._conn, self._now)
         for cause_id, count, first, last, open_runs, can_retry in grouped:
             state = states.get(cause_id) if cause_id else None
             snooze = state is not None and state.snoozed_at(self._now)
@@ -108,10 +111,23 @@ class CauseRepo:
                     owner_since=state.owner_since if state is not None else None,
                     snoozed_until=state.snoozed_until if state is not None and snooze else None,
                     snoozed_by=state.snoozed_by if state is not None and snooze else None,
-                    held=held.get(cause_id, 0) if snooze else 0,
+                    held=held.get(cause_id, 0) if cause_id else 0,
+                    snoozed_flows=await self._flow_snoozes(flow_snoozes, cause_id, in_message),
                 )
             )
         return views
+
+    async def _flow_snoozes(
+        self, flow_snoozes: FlowSnoozeRepo, cause_id: str | None, in_message: ColumnElement[bool]
+    ) -> tuple[FlowSnoozeView, ...]:
+        """Snoozes of the flows the cause's runs in the message, or held for it, belong to."""
+        if cause_id is None:
+            return ()
+        held_here = _e.placement == Placement.UNASSIGNED.value
+        names = await self._conn.scalars(
+            select(_e.flow_name).where(and_(_e.cause_id == cause_id, or_(in_message, held_here))).distinct()
+        )
+        return tuple(snooze.view() for snooze in await flow_snoozes.active(names))
 
     async def open_runs(self, message_id: int, cause_id: str) -> list[int]:
         """Current run ids of the cause's runs in the message that are still failed, oldest first."""

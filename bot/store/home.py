@@ -1,5 +1,6 @@
-"""What App Home and the daily summary read: open causes with their digest, owners and snoozes,
-the last resyncs, the last 24 hours; and who opened Home lately, and which summaries were posted.
+"""What App Home reads: open causes with their digest, owners and snoozes, the last resyncs; and
+who opened Home lately, and which daily summaries were claimed and posted (the summary's own reads
+of its 24 hours are bot.store.summary).
 
 Aggregates in SQL; only the causes shown load a snapshot (one each), so 5,000 open causes cost a
 grouped query and a few dozen rows.
@@ -15,9 +16,7 @@ from sqlalchemy import Table, and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from blocks.home import HomeCause, HomeResync
-from blocks.summary import OldestFailure, SummaryCause, SummarySnooze
 from bot.patchworks.models import SyncEntry
-from bot.states import ResyncOutcome
 from bot.store import tables
 from bot.store.causes import OPEN_STATES
 from bot.store.dialect import insert_ignoring_conflicts
@@ -45,7 +44,7 @@ class OpenCauses:
 
 
 class HomeRepo:
-    """Reads for App Home and the daily summary, and their two small tables."""
+    """Reads for App Home, and the two small tables of Home views and daily summaries."""
 
     def __init__(self, conn: AsyncConnection, now: datetime) -> None:
         self._conn = conn
@@ -65,13 +64,28 @@ class HomeRepo:
         ).all()
         message_ids = {int(message_id) for _, message_id, _, _ in groups}
         messages: dict[int, tuple[str, str | None]] = {}
+        m = messages_table.c
         for chunk in _chunks(sorted(message_ids), 500):
-            rows = await self._conn.execute(
-                select(messages_table.c.id, messages_table.c.channel, messages_table.c.ts).where(
-                    messages_table.c.id.in_(chunk)
+            rows = (
+                await self._conn.execute(
+                    select(m.id, m.channel, m.ts, m.part, m.poll_id).where(m.id.in_(chunk))
                 )
-            )
-            messages.update({int(i): (str(channel), ts) for i, channel, ts in rows})
+            ).all()
+            # A part after the first is a reply in part 1's thread: link to part 1, which Slack
+            # opens in the channel (a reply's bare permalink does not reliably show its thread).
+            # One poll makes a digest per routed channel: a part's root is part 1 of its channel.
+            polls = sorted({str(poll_id) for _, _, _, part, poll_id in rows if part != 1 and poll_id})
+            roots: dict[tuple[str, str], str | None] = {}
+            for poll_chunk in _chunks(polls, 500):
+                roots.update(
+                    ((str(poll_id), str(channel)), ts)
+                    for poll_id, channel, ts in await self._conn.execute(
+                        select(m.poll_id, m.channel, m.ts).where(and_(m.poll_id.in_(poll_chunk), m.part == 1))
+                    )
+                )
+            for message_id, channel, ts, part, poll_id in rows:
+                root = ts if part == 1 else roots.get((str(poll_id), str(channel)))
+                messages[int(message_id)] = (str(channel), root)
         per_channel: dict[str, int] = {}
         for _, message_id, _, _ in groups:
             channel = messages.get(int(message_id), ("?", None))[0]
@@ -164,78 +178,6 @@ class HomeRepo:
         return [
             HomeResync(run_id=int(run), new_run_id=new, by_user=str(by), at=at, outcome=str(outcome))
             for run, new, by, at, outcome in rows
-        ]
-
-    # ---- the daily summary's window -------------------------------------------------------
-
-    async def failures_since(self, since: datetime) -> int:
-        """Failed runs recorded since `since`."""
-        return int(await self._conn.scalar(select(func.count()).where(_e.created_at >= since)) or 0)
-
-    async def resyncs_since(self, since: datetime) -> list[tuple[str, int]]:
-        """Resyncs requested since `since`, by outcome (every outcome that occurred)."""
-        rows = await self._conn.execute(
-            select(_r.outcome, func.count()).where(_r.requested_at >= since).group_by(_r.outcome)
-        )
-        order = [outcome.value for outcome in ResyncOutcome]
-        counts = [(str(outcome), int(count)) for outcome, count in rows]
-        return sorted(counts, key=lambda item: order.index(item[0]) if item[0] in order else len(order))
-
-    async def top_causes_since(self, since: datetime, limit: int) -> list[SummaryCause]:
-        """The causes with the most failures recorded since `since`."""
-        rows = await self._conn.execute(
-            select(_e.cause_id, func.count())
-            .where(and_(_e.created_at >= since, _e.cause_id.is_not(None)))
-            .group_by(_e.cause_id)
-            .order_by(func.count().desc(), _e.cause_id)
-            .limit(limit)
-        )
-        top: list[SummaryCause] = []
-        for cause_id, count in rows.all():
-            snapshot = await self._conn.scalar(
-                select(_e.snapshot)
-                .where(_e.cause_id == cause_id)
-                .order_by(_e.started_at.desc(), _e.run_id.desc())
-                .limit(1)
-            )
-            newest = SyncEntry.model_validate_json(snapshot) if snapshot else None
-            top.append(
-                SummaryCause(
-                    cause_id=str(cause_id),
-                    example=newest.error_summary if newest else "",
-                    flow=newest.flow_name if newest else "",
-                    runs=int(count),
-                )
-            )
-        return top
-
-    async def oldest_unresolved(self) -> OldestFailure | None:
-        """The failure that has been unresolved longest (posted or not)."""
-        snapshot = await self._conn.scalar(
-            select(_e.snapshot)
-            .where(and_(_e.state.in_(OPEN_STATES), _e.started_at.is_not(None)))
-            .order_by(_e.started_at, _e.run_id)
-            .limit(1)
-        )
-        if not snapshot:
-            return None
-        entry = SyncEntry.model_validate_json(snapshot)
-        assert entry.started_at is not None
-        return OldestFailure(
-            run_id=entry.run_id, flow=entry.flow_name, started_at=entry.started_at, url=entry.url
-        )
-
-    async def snoozes_ending(self, until: datetime) -> list[SummarySnooze]:
-        """Snoozes that end between now and `until`."""
-        return [
-            SummarySnooze(
-                cause_id=cause.cause_id,
-                example=cause.example,
-                until=cause.snoozed_until,
-                by_user=cause.snoozed_by,
-            )
-            for cause in await self.snoozes(until=until)
-            if cause.snoozed_until is not None
         ]
 
     # ---- home_views -----------------------------------------------------------------------

@@ -21,6 +21,7 @@ from bot.states import MessageState, Placement
 from bot.store.cause_states import CauseStateRepo
 from bot.store.causes import CauseRepo
 from bot.store.effects import EffectRepo
+from bot.store.flow_snoozes import FlowSnoozeRepo
 from bot.store.jobs import JobRepo
 from bot.store.rows import MessageRow, cut, message_row
 from bot.store.tables import entries_table, messages_table
@@ -59,17 +60,21 @@ class MessageRepo:
         new digest: part 1 in the channel, further parts in its thread, at most `max_messages`
         parts (the last takes whatever does not fit and says how many causes it does not show).
 
-        A snoozed cause's entries stay unassigned (recorded and counted, not posted) until its
-        snooze has passed; the placement after that ends the snooze, places them as usual and
-        rewrites the digests that showed it snoozed.
+        A snoozed cause's entries, and a snoozed flow's, stay unassigned (recorded and counted,
+        not posted) until the snooze has passed; the placement after that ends the snooze, places
+        them as usual and rewrites the digests that showed it snoozed.
         """
         e = entries_table.c
         states = CauseStateRepo(self._conn, self._now)
+        flows = FlowSnoozeRepo(self._conn, self._now)
         # Digests showing a snooze that ended, or whose "N snoozed" grew: rewritten.
         changed = await states.end_expired() + await states.newly_held()
-        for message_id in await CauseRepo(self._conn, self._now).messages_showing(changed):
+        stale = set(await CauseRepo(self._conn, self._now).messages_showing(changed))
+        stale.update(await flows.messages_showing(await flows.end_expired() + await flows.newly_held()))
+        for message_id in sorted(stale):
             await EffectRepo(self._conn, self._now).refresh_later(message_id)
         snoozed = await states.snoozed()
+        snoozed_flows = await flows.snoozed()
         placed = Placed()
         routed = await self._conn.scalars(
             select(func.coalesce(e.channel, channel))
@@ -81,6 +86,7 @@ class MessageRepo:
                 target,
                 default=channel,
                 snoozed=snoozed,
+                snoozed_flows=snoozed_flows,
                 poll_id=poll_id,
                 reopen_since=reopen_since,
                 causes_per_message=causes_per_message,
@@ -95,6 +101,7 @@ class MessageRepo:
         *,
         default: str,
         snoozed: Set[str],
+        snoozed_flows: Set[str],
         poll_id: str,
         reopen_since: datetime,
         causes_per_message: int,
@@ -103,8 +110,11 @@ class MessageRepo:
     ) -> None:
         """Place the unassigned entries routed to `channel` (SYNCBOT_ROUTES): one digest each."""
         e, m = entries_table.c, messages_table.c
-        routed = func.coalesce(e.channel, default) == channel
-        unassigned = and_(e.placement == Placement.UNASSIGNED.value, routed)
+        # Routed here and not held by a flow snooze (a snoozed cause is left out by its group).
+        eligible = func.coalesce(e.channel, default) == channel
+        if snoozed_flows:
+            eligible = and_(eligible, e.flow_name.not_in(sorted(snoozed_flows)))
+        unassigned = and_(e.placement == Placement.UNASSIGNED.value, eligible)
         groups = [
             (cause_id, count)
             for cause_id, count in (
@@ -139,7 +149,7 @@ class MessageRepo:
             if recent is None:
                 fresh.append(cause_id)
                 continue
-            await self._assign(cause_id, int(recent), poll_id, routed)
+            await self._assign(cause_id, int(recent), poll_id, eligible)
             placed.joined[int(recent)] = placed.joined.get(int(recent), 0) + int(count)
         if not fresh:
             return
@@ -164,16 +174,16 @@ class MessageRepo:
             message_id = int(result.inserted_primary_key[0])  # type: ignore[index]
             placed.new.append(message_id)
             for cause_id in causes:
-                await self._assign(cause_id, message_id, poll_id, routed)
+                await self._assign(cause_id, message_id, poll_id, eligible)
 
     async def _assign(
-        self, cause_id: str | None, message_id: int, poll_id: str, routed: ColumnElement[bool]
+        self, cause_id: str | None, message_id: int, poll_id: str, eligible: ColumnElement[bool]
     ) -> None:
         e = entries_table.c
         of_cause = e.cause_id == cause_id if cause_id is not None else e.cause_id.is_(None)
         await self._conn.execute(
             update(entries_table)
-            .where(and_(e.placement == Placement.UNASSIGNED.value, of_cause, routed))
+            .where(and_(e.placement == Placement.UNASSIGNED.value, of_cause, eligible))
             .values(placement=Placement.MESSAGE.value, message_id=message_id, poll_id=poll_id)
         )
 
@@ -189,7 +199,12 @@ class MessageRepo:
         row = (
             await self._conn.execute(
                 select(messages_table).where(
-                    and_(messages_table.c.poll_id == message.poll_id, messages_table.c.part == 1)
+                    and_(
+                        messages_table.c.poll_id == message.poll_id,
+                        # One poll makes a digest per routed channel, each with its own part 1.
+                        messages_table.c.channel == message.channel,
+                        messages_table.c.part == 1,
+                    )
                 )
             )
         ).first()

@@ -16,6 +16,7 @@ __all__ = [
     "cause_states_table",
     "effects_table",
     "entries_table",
+    "flow_snoozes_table",
     "home_views_table",
     "leases_table",
     "messages_table",
@@ -222,5 +223,16 @@ cause_states_table = Table(
     Column("owner_since", UTCDateTime, nullable=True),
     Column("snoozed_until", UTCDateTime, nullable=True),
     Column("snoozed_by", String(32), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Flows snoozed from Details: a snoozed flow's new failures, whatever their cause, are recorded but
+# not placed until `snoozed_until` has passed. Keyed by name: routes and people know flows by name.
+flow_snoozes_table = Table(
+    "flow_snoozes",
+    metadata,
+    Column("flow_name", String(255), primary_key=True),
+    Column("snoozed_until", UTCDateTime, nullable=False),
+    Column("snoozed_by", String(32), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -23,6 +23,7 @@ from bot.store.cause_states import CauseStateRepo
 from bot.store.causes import CauseRepo
 from bot.store.effects import EffectRepo
 from bot.store.entries import EntryRepo
+from bot.store.flow_snoozes import FlowSnoozeRepo
 from bot.store.home import HomeRepo
 from bot.store.jobs import JobRepo
 from bot.store.leases import LeaseRepo
@@ -31,6 +32,7 @@ from bot.store.meta import MetaRepo
 from bot.store.resyncs import ResyncRepo
 from bot.store.rows import EntryRow
 from bot.store.stats import StatsRepo
+from bot.store.summary import SummaryRepo
 
 __all__ = ["UnitOfWork"]
 
@@ -50,8 +52,10 @@ class UnitOfWork:
         self.jobs = JobRepo(conn, now)
         self.causes = CauseRepo(conn, now)
         self.cause_states = CauseStateRepo(conn, now)
+        self.flow_snoozes = FlowSnoozeRepo(conn, now)
         self.stats = StatsRepo(conn, now)
         self.home = HomeRepo(conn, now)
+        self.summary = SummaryRepo(conn, now)
 
     async def show_outcome(
         self,

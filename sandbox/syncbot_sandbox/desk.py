@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
+from syncbot_sandbox.home import app_home_opened, home_click
 from syncbot_sandbox.store import APP_ID, TEAM_ID, Ephemeral, JsonDict, Message, View, Workspace
 
 __all__ = ["Desk", "find_element"]
@@ -211,6 +212,31 @@ class Desk:
         )
         return await self.send_payload(payload)
 
+    async def choose_in_view(self, user: str, action_id: str, value: str) -> httpx.Response:
+        """Pick one option of a static_select inside the user's open modal."""
+        view = self.open_view(user)
+        if view is None:
+            raise KeyError(f"{user} has no open modal")
+        for block_id, element in _elements(list(view.payload.get("blocks", []))):
+            option = next((o for o in _options(element) if o.get("value") == value), None)
+            if element.get("action_id") == action_id and option is not None:
+                payload = self._base("block_actions", user)
+                payload.update(
+                    container={"type": "view", "view_id": view.id},
+                    view=view.to_slack(),
+                    actions=[
+                        {
+                            "type": element.get("type"),
+                            "action_id": action_id,
+                            "block_id": block_id,
+                            "selected_option": option,
+                            "action_ts": f"{self._clock():.6f}",
+                        }
+                    ],
+                )
+                return await self.send_payload(payload)
+        raise KeyError(f"no menu {action_id!r} with option {value!r} in the open modal")
+
     async def submit_view(self, user: str, **kwargs: Any) -> httpx.Response:
         """Press the modal's submit button and apply the app's response_action, as Slack does."""
         view = self.open_view(user)
@@ -234,6 +260,29 @@ class Desk:
     def close_view(self, user: str) -> None:
         """Press Close/Cancel."""
         self.workspace.close_view(user)
+
+    # -- App Home ----------------------------------------------------------------------------
+
+    async def open_home(
+        self, user: str, *, timestamp: int | None = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        """Open the app's Home tab: Slack sends the Events API's `app_home_opened`, as JSON."""
+        event = app_home_opened(self.workspace, user, self._clock(), token=LEGACY_TOKEN)
+        merged = {"content-type": "application/json", **(headers or {})}
+        return await self.send(json.dumps(event), timestamp=timestamp, headers=merged)
+
+    async def click_in_home(
+        self, user: str, action_id: str, value: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """Click a button in the user's published Home view."""
+        with self.workspace.lock:  # the app may republish the view meanwhile
+            home = self.workspace.homes.get(user)
+            if home is None:
+                raise KeyError(f"{user} has no published Home")
+            block_id, element = find_element(list(home.payload.get("blocks", [])), action_id, value)
+            payload = self._base("block_actions", user)
+            payload.update(home_click(home, block_id, element, self._clock()))
+        return await self.send_payload(payload, **kwargs)
 
     # -- slash commands ----------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ The page reads the workspace from GET /_sandbox/state (the fake Web API's snapsh
   POST /_sandbox/ui/submit       {user, values?}                          the modal's submit button
   POST /_sandbox/ui/close        {user}                                   the modal's close button
   POST /_sandbox/ui/command      {user, channel, text: "/cmd args"}       the message box
+  POST /_sandbox/ui/home         {user}                                   open the app's Home tab
+  POST /_sandbox/ui/home_click   {user, action_id, value?}                a button in the Home view
 Answers are {ok, status} with the app's HTTP status; 400/409/502 with {ok: false, error} when the
 request is malformed, the element is gone, or the app cannot be reached.
 """
@@ -127,6 +129,14 @@ async def _close(desk: Desk, body: JsonDict) -> None:
     desk.close_view(_text(body, "user"))
 
 
+async def _home(desk: Desk, body: JsonDict) -> httpx.Response:
+    return await desk.open_home(_text(body, "user"))
+
+
+async def _home_click(desk: Desk, body: JsonDict) -> httpx.Response:
+    return await desk.click_in_home(_text(body, "user"), _text(body, "action_id"), _optional(body, "value"))
+
+
 async def _command(desk: Desk, body: JsonDict) -> httpx.Response:
     user, channel = _text(body, "user"), _text(body, "channel")
     command, _, text = _text(body, "text").strip().partition(" ")
@@ -221,6 +231,8 @@ def create_sandbox_app(
         "submit": _submit,
         "close": _close,
         "command": _command,
+        "home": _home,
+        "home_click": _home_click,
     }
     routes: list[Route | Mount] = [
         Route("/", index, methods=["GET"]),

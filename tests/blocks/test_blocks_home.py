@@ -89,7 +89,7 @@ def test_one_cause_shows_its_count_owner_snooze_and_digest_link() -> None:
     assert "1 open run" in text
     assert f"owner <@{ADMIN}>" in text
     assert "💤 until" in text
-    assert "Snoozed causes" in text
+    assert "*Snoozes*" in text
     [link] = buttons(view["blocks"], Action.HOME_OPEN_DIGEST)
     assert (
         link["url"]
