@@ -1,6 +1,7 @@
 """The demo in a real headless Chromium: an outage's digest updated in place, Details, Resync, a
-read-only user, "Resync selected…", "Resync all N…" with its progress and summary, and
-/failed-syncs, all clicked in the sandbox page and delivered to the bot as signed requests.
+read-only user, "Resync selected…", "Resync all N…" with its progress and summary,
+/failed-syncs and the App Home tab, all clicked in the sandbox page and delivered to the bot as
+signed requests.
 
 It also refreshes the screenshots the README shows (docs/*.png).
 """
@@ -166,6 +167,57 @@ def _shoot(page: Page, name: str) -> None:
     page.screenshot(path=DOCS / name)
 
 
+def _check_home(page: Page, demo: DemoStack) -> None:
+    """App Home: opening the tab makes the bot publish what is open, fresh after each poll; its
+    "List failed syncs" answers in the digest channel, and "Open digest" shows the digest."""
+    from playwright.sync_api import expect
+
+    page.select_option("#user-switcher", "U0ADA")
+    # Ada takes the seeded digest's first cause and snoozes its second: Home shows both.
+    page.locator("#nav-channel-item").click()
+    seeded = page.locator("#messages .msg", has=page.locator("[data-action-id=cause_take]")).first
+    seeded.locator("[data-action-id=cause_take]").first.click()
+    expect(seeded).to_contain_text("is on it", timeout=WAIT_MS)
+    seeded.locator("select[data-action-id=cause_snooze]").first.select_option(label="4 hours")
+    expect(seeded).to_contain_text("Snoozed by", timeout=WAIT_MS)
+    page.locator("#nav-home").click()
+    home = page.locator("#home-body .home-view")
+    expect(home.locator(".bk-header").first).to_have_text("syncbot: failed Patchworks syncs", timeout=WAIT_MS)
+    # The seeded failures are still open (only the outage was resynced): their causes, by flow.
+    expect(home.locator(".bk-header", has_text=re.compile(r"^Open causes \([1-9]\d*\)$"))).to_be_visible()
+    flows = re.compile("|".join(re.escape(flow.name) for flow in demo.world.flows.values()))
+    expect(home.locator(".bk-section", has_text=re.compile(r"\d+ open runs?")).first).to_contain_text(flows)
+    expect(home).to_contain_text("Connector health")
+    expect(home).to_contain_text(re.compile(r"Patchworks budget: \d+/\d+ requests in the last [\d.]+ s"))
+    expect(home).to_contain_text("Last resyncs")
+    expect(home).to_contain_text("owner @")
+    expect(home).to_contain_text("💤 until")
+    # Tall enough to show the whole tab: causes, health, snoozes and the last resyncs.
+    page.set_viewport_size({"width": 1280, "height": 1700})
+    _shoot(page, "app-home.png")
+    page.set_viewport_size({"width": 1280, "height": 860})
+
+    # The bot republishes Home after each poll for whoever opened it lately; the tab follows.
+    published = home.get_attribute("data-hash")
+    expect(home).not_to_have_attribute("data-hash", published or "", timeout=WAIT_MS)
+
+    # "List failed syncs": a block_actions from the view; the answer waits, only for Ada, in the channel.
+    home.get_by_role("button", name="List failed syncs").click()
+    channel_item = page.locator("#nav-channel-item")
+    expect(channel_item).to_have_class(re.compile(r"\bunread\b"), timeout=WAIT_MS)
+    channel_item.click()
+    listing = page.locator("#messages .msg.ephemeral", has_text="in the last 24h").last
+    expect(listing).to_be_visible(timeout=WAIT_MS)
+    expect(listing).to_contain_text("Only visible to you")
+    expect(listing.locator("[data-action-id=entry_details]").first).to_be_visible()
+
+    # "Open digest" links to the cause's digest message, which the sandbox shows in place.
+    page.locator("#nav-home").click()
+    home.locator("[data-action-id=home_open_digest]").first.click()
+    expect(page.locator("#channel")).to_be_visible()
+    expect(page.locator("#messages .msg.flash .bk-header")).to_contain_text("failed syncs")
+
+
 def test_demo_end_to_end_in_chromium(demo: DemoStack) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -324,6 +376,7 @@ def test_demo_end_to_end_in_chromium(demo: DemoStack) -> None:
             expect(listing.locator("[data-action-id=entry_details]").first).to_be_visible()
 
             _check_mrkdwn_and_menus(page, demo)
+            _check_home(page, demo)
             assert page_errors == []
         finally:
             browser.close()

@@ -26,6 +26,9 @@ const ui = {
   viewErrors: {}, // block_id -> message, for the open modal
   nodes: new Map(), // message key -> {sig, node}: unchanged messages are not redrawn
   modalSig: "",
+  pane: "channel", // "channel" or "home" (the app's Home tab)
+  homeSig: "",
+  seen: null, // how many channel messages the user had when they last looked at the channel
 };
 
 // -- small DOM helpers ------------------------------------------------------------------------
@@ -261,7 +264,7 @@ function button(el, ctx) {
   const press = async (event) => {
     event.preventDefault();
     if (el.confirm && !(await confirmDialog(el.confirm))) return;
-    if (el.url && SAFE_URL.test(el.url)) window.open(el.url, "_blank", "noopener");
+    if (el.url && !openPermalink(el.url) && SAFE_URL.test(el.url)) window.open(el.url, "_blank", "noopener");
     await act(ctx, el.action_id, el.value);
   };
   return h("button", { type: "button", class: "bk-btn" + style, "data-action-id": el.action_id, "aria-label": el.accessibility_label, onclick: press }, label);
@@ -294,7 +297,7 @@ function toggleMenu(key, event) {
 }
 
 function menuKey(ctx, el, blockId) {
-  const at = ctx.view ? `view:${ctx.view}` : `${ctx.channel}:${ctx.ts}`;
+  const at = ctx.view ? `view:${ctx.view}` : ctx.home ? `home:${ctx.home}` : `${ctx.channel}:${ctx.ts}`;
   return `${ui.user}|${at}|${blockId}|${el.action_id}`;
 }
 
@@ -425,10 +428,11 @@ function renderModal() {
 // -- actions ----------------------------------------------------------------------------------
 
 function where(ctx) {
-  return ctx.view ? { user: ui.user } : { user: ui.user, channel: ctx.channel, ts: ctx.ts };
+  return ctx.view || ctx.home ? { user: ui.user } : { user: ui.user, channel: ctx.channel, ts: ctx.ts };
 }
 
 async function act(ctx, actionId, value) {
+  if (ctx.home) return post("home_click", { user: ui.user, action_id: actionId, value });
   if (ctx.view) {
     const root = document.getElementById("modal-root");
     return post("view_click", { user: ui.user, action_id: actionId, value, values: inputValues(root) });
@@ -547,9 +551,10 @@ function render(force) {
   const top = [...channel.messages, ...mine.filter((e) => !e.thread_ts)].sort((a, b) => Number(a.ts) - Number(b.ts));
   const list = document.getElementById("messages");
   follow(list, Date.now() < ui.followUntil, () => keyed(list, top.map((m) => messageItem("messages", m, { channel: channelId }))));
+  noteChannel(top.length);
 
   const pane = document.getElementById("thread");
-  const parent = channel.messages.find((m) => m.ts === ui.thread);
+  const parent = ui.pane === "channel" ? channel.messages.find((m) => m.ts === ui.thread) : null;
   pane.hidden = !parent;
   if (parent) {
     const replies = [...(parent.replies || []), ...mine.filter((e) => e.thread_ts === parent.ts)].sort((a, b) => Number(a.ts) - Number(b.ts));
@@ -557,6 +562,7 @@ function render(force) {
     const body = document.getElementById("thread-body");
     follow(body, false, () => keyed(body, items));
   }
+  renderHome(force);
   renderModal();
 }
 
@@ -589,8 +595,11 @@ async function start() {
     localStorage.setItem("sandbox-user", ui.user);
     ui.menu = null;
     ui.viewErrors = {};
+    ui.seen = null;
     render(true);
+    if (ui.pane === "home") post("home", { user: ui.user }); // someone else opens their Home
   });
+  wireNav();
   document.getElementById("thread-close").addEventListener("click", () => { ui.thread = null; render(true); });
   document.getElementById("composer").addEventListener("submit", async (event) => {
     event.preventDefault();
