@@ -114,8 +114,15 @@ class DigestPublisher:
         if message.posting_at is None:
             return False
         oldest = (message.posting_at - timedelta(minutes=1)).timestamp()
+        thread_ts = None
+        if message.part > 1:
+            # A later part went into the thread of part 1, where the channel's history does not show it.
+            root = await self._root(message.id)
+            if root is None or root.ts is None:
+                return False
+            thread_ts = root.ts
         try:
-            ts = await self._slack.find_digest(message.channel, message.id, oldest)
+            ts = await self._slack.find_digest(message.channel, message.id, oldest, thread_ts=thread_ts)
         except SlackError as exc:
             log.warning(
                 "could not check whether digest %s was already posted (%s); posting it", message.id, exc.error

@@ -132,7 +132,14 @@ _ERRORS: dict[str, type[SlackError]] = {
 }
 
 
-_FORM_METHODS = frozenset({"conversations.history", "usergroups.users.list", "users.info", "auth.test"})
+_FORM_METHODS = frozenset(
+    {"conversations.history", "conversations.replies", "usergroups.users.list", "users.info", "auth.test"}
+)
+
+# A digest lost in a crash was posted within a minute of being marked, so it sits in the first
+# messages since then; the bound keeps a busy channel from costing an unbounded read.
+FIND_PAGE_SIZE = 200
+FIND_PAGES = 5
 
 
 def _error_for(method: str, error: str, retry_after: float | None = None) -> SlackError:
@@ -151,6 +158,12 @@ def build_web_client(token: str, base_url: str, *, rate_limit_retries: int = 3) 
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ],
     )
+
+
+def _is_digest(message: Mapping[str, Any], digest_id: int) -> bool:
+    meta = message.get("metadata") or {}
+    payload = meta.get("event_payload") or {}
+    return bool(meta.get("event_type") == DIGEST_EVENT and payload.get("digest_id") == digest_id)
 
 
 class SlackClient:
@@ -302,20 +315,33 @@ class SlackClient:
         data = await self._call("usergroups.users.list", usergroup=usergroup)
         return [str(user) for user in data.get("users", [])]
 
-    async def find_digest(self, channel: str, digest_id: int, oldest: float) -> str | None:
-        """The ts of a digest message already in the channel, found by its metadata, or None."""
-        data = await self._call(
-            "conversations.history",
-            channel=channel,
-            oldest=f"{oldest:.6f}",
-            include_all_metadata=True,
-            limit=200,
+    async def find_digest(
+        self, channel: str, digest_id: int, oldest: float, *, thread_ts: str | None = None
+    ) -> str | None:
+        """The ts of a digest message already posted since `oldest`, found by its metadata, or None:
+        looked for in the channel, or with `thread_ts` in that thread (where later parts go)."""
+        # conversations.history lists top-level messages only: a thread reply is found by
+        # reading its thread.
+        method = "conversations.history" if thread_ts is None else "conversations.replies"
+        args: dict[str, Any] = {"channel": channel}
+        if thread_ts is not None:
+            args["ts"] = thread_ts
+        args.update(oldest=f"{oldest:.6f}", include_all_metadata=True, limit=FIND_PAGE_SIZE)
+        for _ in range(FIND_PAGES):
+            data = await self._call(method, **args)
+            for message in data.get("messages", []):
+                if _is_digest(message, digest_id):
+                    return str(message["ts"])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+            args["cursor"] = str(cursor)
+        log.warning(
+            "digest %s not found in the first %d messages of %s; taken as not posted",
+            digest_id,
+            FIND_PAGES * FIND_PAGE_SIZE,
+            method,
         )
-        for message in data.get("messages", []):
-            meta = message.get("metadata") or {}
-            payload = meta.get("event_payload") or {}
-            if meta.get("event_type") == DIGEST_EVENT and payload.get("digest_id") == digest_id:
-                return str(message["ts"])
         return None
 
     async def respond(self, response_url: str, payload: Mapping[str, Any]) -> None:

@@ -346,6 +346,72 @@ async def test_conversations_history_pages_and_bounds(slack: Sandbox) -> None:
     assert (bad_ts.response["error"], bad_cursor.response["error"]) == ("invalid_ts_latest", "invalid_cursor")
 
 
+async def test_conversations_replies_parent_first_then_replies_with_metadata(slack: Sandbox) -> None:
+    meta = {"event_type": "syncbot_digest", "event_payload": {"digest_id": 2}}
+    parent = (await slack.client.chat_postMessage(channel=CHANNEL, text="part 1"))["ts"]
+    replies = []
+    for part in (2, 3):
+        posted = await slack.client.chat_postMessage(
+            channel=CHANNEL, text=f"part {part}", thread_ts=parent, metadata=meta
+        )
+        replies.append(posted["ts"])
+    alone = (await slack.client.chat_postMessage(channel=CHANNEL, text="no thread"))["ts"]
+
+    plain = await slack.client.conversations_replies(channel=CHANNEL, ts=parent)
+    by_reply = await slack.client.conversations_replies(
+        channel=CHANNEL, ts=replies[1], include_all_metadata=True
+    )
+    single = await slack.client.conversations_replies(channel=CHANNEL, ts=alone)
+
+    assert [m["ts"] for m in plain["messages"]] == [parent, *replies]  # parent first, then oldest first
+    assert all("metadata" not in m for m in plain["messages"])
+    assert [m["ts"] for m in by_reply["messages"]] == [parent, *replies]  # any ts of the thread names it
+    assert [m.get("metadata") for m in by_reply["messages"]] == [None, meta, meta]
+    assert by_reply["messages"][1]["thread_ts"] == parent
+    assert [m["ts"] for m in single["messages"]] == [alone]
+    assert plain["has_more"] is False
+    assert plain["response_metadata"]["next_cursor"] == ""
+
+
+async def test_conversations_replies_pages_bounds_and_errors(slack: Sandbox) -> None:
+    parent = (await slack.client.chat_postMessage(channel=CHANNEL, text="root"))["ts"]
+    stamps = [
+        (await slack.client.chat_postMessage(channel=CHANNEL, text=str(i), thread_ts=parent))["ts"]
+        for i in range(4)
+    ]
+
+    pages = [await slack.client.conversations_replies(channel=CHANNEL, ts=parent, limit=2)]
+    while cursor := pages[-1]["response_metadata"]["next_cursor"]:
+        pages.append(
+            await slack.client.conversations_replies(channel=CHANNEL, ts=parent, limit=2, cursor=cursor)
+        )
+    bounded = await slack.client.conversations_replies(
+        channel=CHANNEL, ts=parent, oldest=stamps[0], latest=stamps[3]
+    )
+    inclusive = await slack.client.conversations_replies(
+        channel=CHANNEL, ts=parent, oldest=stamps[0], latest=stamps[3], inclusive=True
+    )
+
+    assert [[m["ts"] for m in page["messages"]] for page in pages] == [
+        [parent, stamps[0]],
+        stamps[1:3],
+        stamps[3:],
+    ]
+    assert [page["has_more"] for page in pages] == [True, True, False]
+    assert [m["ts"] for m in bounded["messages"]] == [parent, *stamps[1:3]]  # the parent heads it regardless
+    assert [m["ts"] for m in inclusive["messages"]] == [parent, *stamps]
+    unknown = await api_error(slack.client.conversations_replies(channel=CHANNEL, ts="1.000001"))
+    no_channel = await api_error(slack.client.conversations_replies(channel="C0NOPE", ts=parent))
+    bad_cursor = await api_error(slack.client.conversations_replies(channel=CHANNEL, ts=parent, cursor="x"))
+    bad_ts = await api_error(slack.client.conversations_replies(channel=CHANNEL, ts=parent, oldest="soon"))
+    assert [e.response["error"] for e in (unknown, no_channel, bad_cursor, bad_ts)] == [
+        "thread_not_found",
+        "channel_not_found",
+        "invalid_cursor",
+        "invalid_ts_oldest",
+    ]
+
+
 # -- failure injection -------------------------------------------------------------------------
 
 

@@ -24,13 +24,11 @@ one) or "message_not_found" (replace/delete with no original); 400 "invalid_payl
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import cast
 from urllib.parse import parse_qsl
 
@@ -40,6 +38,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from syncbot_sandbox.blockkit import message_problems, view_problems
+from syncbot_sandbox.slack_threads import conversations_replies, cursor_ts, limit_arg, next_cursor, ts_arg
 from syncbot_sandbox.store import (
     BOT_ID,
     BOT_USER_ID,
@@ -225,47 +224,26 @@ def _chat_get_permalink(ctx: Ctx) -> JsonDict:
 @_method("conversations.history")
 def _conversations_history(ctx: Ctx) -> JsonDict:
     channel = ctx.required("channel", "channel_not_found")
-    try:
-        limit = max(1, min(int(ctx.optional("limit") or 100), 999))  # Slack's bounds
-    except ValueError as exc:
-        raise SlackError("invalid_limit") from exc
+    limit = limit_arg(ctx, default=100, most=999)  # Slack's bounds
     messages = ctx.ws.history(
-        channel, latest=_ts_arg(ctx, "latest"), oldest=_ts_arg(ctx, "oldest"), inclusive=ctx.flag("inclusive")
+        channel, latest=ts_arg(ctx, "latest"), oldest=ts_arg(ctx, "oldest"), inclusive=ctx.flag("inclusive")
     )
     cursor = ctx.optional("cursor")
     if cursor:
-        before = _cursor_ts(cursor)
+        before = cursor_ts(cursor)
         messages = [m for m in messages if ts_key(m.ts) < before]
     page, rest = messages[:limit], messages[limit:]
-    next_cursor = base64.b64encode(f"next_ts:{page[-1].ts}".encode()).decode() if rest else ""
     with_metadata = ctx.flag("include_all_metadata")
     return {
         "messages": [m.to_slack(with_metadata=with_metadata) for m in page],
         "has_more": bool(rest),
         "pin_count": 0,
-        "response_metadata": {"next_cursor": next_cursor},
+        "response_metadata": {"next_cursor": next_cursor(page[-1].ts) if rest else ""},
     }
 
 
-def _ts_arg(ctx: Ctx, name: str) -> str | None:
-    value = ctx.optional(name)
-    if value is not None:
-        try:
-            ts_key(value)
-        except ValueError as exc:
-            raise SlackError(f"invalid_ts_{name}") from exc
-    return value
-
-
-def _cursor_ts(cursor: str) -> Decimal:
-    # Cursors look like Slack's: base64 of "next_ts:<ts>".
-    try:
-        prefix, _, ts = base64.b64decode(cursor, validate=True).decode().partition(":")
-        if prefix != "next_ts":
-            raise ValueError(prefix)
-        return ts_key(ts)
-    except ValueError as exc:  # binascii.Error and UnicodeDecodeError are ValueErrors
-        raise SlackError("invalid_cursor") from exc
+# Thread replies live in their own module (slack_threads), registered here with the rest.
+_method("conversations.replies")(conversations_replies)
 
 
 @_method("usergroups.users.list")
