@@ -51,6 +51,9 @@ _FLOWS_SHOWN = 3
 # A cause's error in the digest: four of them stay well inside the message's text budget (the
 # Details modal shows every line in full).
 _EXAMPLE_CHARS = 1200
+_MIN_EXAMPLE_CHARS = 300
+# About the least visible text a run's entry takes, however tight its budget (its flow and run).
+_ENTRY_TEXT_FLOOR = 120
 _FLOWS_CHARS = 300
 # Snoozed flows named in a cause's context (two elements each, within its ten).
 _FLOW_SNOOZES_SHOWN = 2
@@ -193,14 +196,20 @@ def _context_block(cause: CauseView, key: str) -> Block:
 
 
 def cause_blocks(
-    cause: CauseView, index: int, *, message_id: int, shown: int, text_budget: int
+    cause: CauseView,
+    index: int,
+    *,
+    message_id: int,
+    shown: int,
+    text_budget: int,
+    example_chars: int = _EXAMPLE_CHARS,
 ) -> list[Block]:
     """One cause: its head with "Resync all N…", its error verbatim, context, its newest runs."""
     key = f"c{index}"
     blocks: list[Block] = [divider(key=f"{key}d")]
     blocks.append(section(_head_text(cause), key=f"{key}h", accessory=_resync_all(cause, message_id)))
     example = cause.example if cause.example.strip() else "Patchworks gave no error details."
-    blocks.append(section(verbatim(example, _EXAMPLE_CHARS), key=f"{key}x"))
+    blocks.append(section(verbatim(example, example_chars), key=f"{key}x"))
     blocks.append(_context_block(cause, f"{key}c"))
     controls = _cause_actions(cause, message_id, f"{key}a")
     if controls is not None:
@@ -276,9 +285,27 @@ def build_digest(digest: Digest) -> tuple[str, list[Block]]:
     body: list[Block] = []
     for index, cause in enumerate(causes):
         frame = cause_blocks(cause, index, message_id=digest.message_id, shown=0, text_budget=0)
+        # A frame over its share (long flows, snoozed flows' names) gives up some of its error,
+        # keeping room for its runs' shortest lines: the Details modal shows the error in full.
+        over = visible_text_length(frame) + shown[index] * _ENTRY_TEXT_FLOOR - per_cause
+        example_chars = max(_MIN_EXAMPLE_CHARS, _EXAMPLE_CHARS - max(0, over))
+        if over > 0:
+            frame = cause_blocks(
+                cause,
+                index,
+                message_id=digest.message_id,
+                shown=0,
+                text_budget=0,
+                example_chars=example_chars,
+            )
         entries_budget = max(0, per_cause - visible_text_length(frame))
         body += cause_blocks(
-            cause, index, message_id=digest.message_id, shown=shown[index], text_budget=entries_budget
+            cause,
+            index,
+            message_id=digest.message_id,
+            shown=shown[index],
+            text_budget=entries_budget,
+            example_chars=example_chars,
         )
     names = ", ".join(truncate(one_line(cause.example), 60) for cause in causes[:2])
     text = truncate(escape_entities(f"{title}: {names}"), 300)

@@ -16,6 +16,7 @@ from bot.faults import crash_point
 from bot.follow import ResyncFollower
 from bot.patchworks.errors import PatchworksError
 from bot.patchworks.report import SyncReport
+from bot.release import recheck_released
 from bot.routes import Router
 from bot.slack import SlackClient, SlackError
 from bot.store import Store, UnitOfWork
@@ -38,6 +39,7 @@ class PollResult:
     followed: int = 0
     reconciled: int = 0
     pruned: int = 0
+    fixed_while_snoozed: int = 0  # held by a snooze, found fixed when it ended: not posted
     posted_all: bool = True
     error: str | None = None
 
@@ -99,6 +101,13 @@ class Poller:
             async with self._store.unit_of_work() as uow:
                 await uow.meta.extend_mirror(since)
             await self._leave_outage()
+        try:
+            # What a snooze that ended held back: only what is still failed is placed below.
+            result.fixed_while_snoozed = await recheck_released(
+                self._store, self._report, held_before=started, now=self._clock()
+            )
+        except Exception:
+            log.exception("could not re-check what snoozes held; placing it as it is")
         async with self._store.unit_of_work(self._clock()) as uow:
             await uow.entries.fill_causes()
             placed = await uow.messages.place_unassigned(

@@ -296,3 +296,28 @@ async def test_home_and_the_daily_summary_show_the_flow_snooze(
     assert "Snoozes ending in the next 24 hours" in text
     assert f"💤 flow “{flow}” · 3 held · ends" in text
     assert f"(by <@{ANA}>)" in text
+
+
+def test_four_long_causes_each_with_two_long_snoozed_flows_stay_within_the_text_budget() -> None:
+    def cause(index: int) -> CauseView:
+        snoozes = tuple(
+            FlowSnoozeView(flow=f"Flow {index}.{n} " + "y" * 300, until=NOW, by_user=BO, held=n)
+            for n in range(2)
+        )
+        return CauseView(
+            cause_id=f"{index:016x}",
+            example=f"Error {index}: " + "x " * 700,
+            next_step="Fix the data, then resync. " * 10,
+            count=3,
+            open_runs=3,
+            retryable=3,
+            flows=tuple((f"Flow {index}.{n} " + "z" * 200, 1) for n in range(3)),
+            items=tuple(item(entry(100 * index + n + 1)) for n in range(3)),
+            snoozed_flows=snoozes,
+        )
+
+    text, blocks = build_digest(
+        Digest(message_id=1, created_at=NOW, causes=tuple(cause(i) for i in range(4)))
+    )
+    assert_valid_message(text, blocks)  # within the visible-text budget, with every snooze named
+    assert all_text(text, blocks).count("snoozed by") == 8

@@ -5,6 +5,7 @@ restart of the bot on the same database."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +22,9 @@ from blocks.model import BulkProgress, CauseView, Digest, JobState
 from blocks.values import SnoozeFor, SnoozeRef, decode
 from bot.config import ConfigError, Settings, load_settings
 from bot.handlers.causes import snooze_until
+from bot.patchworks.models import SyncEntry
 from bot.services import Services
+from bot.states import Placement
 
 ANA, BO = "U0ADA", "U0MAX"
 PER_POLL = 5
@@ -260,3 +263,93 @@ async def test_a_snooze_survives_a_restart_and_still_ends(
         assert f"*{2 * PER_POLL} failed runs*" in digest_text(slack)
     finally:
         await second.aclose()
+
+
+async def test_when_a_snooze_ends_only_what_is_still_failed_is_posted(
+    bot: RunningBot, sim: Sim, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_failures(sim, 0)
+    await bot.services.poller.run_once()
+    await bot.desk.choose(
+        ANA, CHANNEL, digest_ts(slack), Action.CAUSE_SNOOZE, option_value(slack, SnoozeFor.HOUR)
+    )
+    held = add_failures(sim, 1)
+    assert (await bot.services.poller.run_once()).joined == 0
+
+    # While it is snoozed: one run is retried in Patchworks' dashboard and succeeds, another is
+    # resynced from /failed-syncs and succeeds; the other three are still failed.
+    retried_in_patchworks, resynced, *still_failed = held
+    sim.world.force_outcome(retried_in_patchworks, "success")
+    sim.world.retry(retried_in_patchworks)
+    sim.world.force_outcome(resynced, "success")
+    await bot.services.resyncer.resync_one(resynced, BO)
+    await asyncio.sleep(sim.config.retry_delay_s + 0.1)
+    await bot.services.poller.run_once()  # follows the resync: OK
+
+    set_clock(monkeypatch, bot.services, datetime.now(UTC) + timedelta(minutes=61))
+    result = await bot.services.poller.run_once()
+    assert result.fixed_while_snoozed == 2
+    assert result.joined == len(still_failed)
+    shown = set(shown_runs(slack))
+    assert set(still_failed) <= shown
+    assert not {retried_in_patchworks, resynced} & shown
+    assert f"*{PER_POLL + len(still_failed)} failed runs*" in digest_text(slack)
+    # Not lost either: /failed-syncs still lists them from the store.
+    async with bot.services.store.unit_of_work() as uow:
+        kept = await uow.entries.for_runs([retried_in_patchworks, resynced])
+    assert {row.placement for row in kept.values()} == {Placement.MIRROR}
+
+
+async def test_when_patchworks_cannot_say_the_released_failures_are_posted(
+    bot: RunningBot, sim: Sim, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_failures(sim, 0)
+    await bot.services.poller.run_once()
+    await bot.desk.choose(
+        ANA, CHANNEL, digest_ts(slack), Action.CAUSE_SNOOZE, option_value(slack, SnoozeFor.HOUR)
+    )
+    held = add_failures(sim, 1)
+    await bot.services.poller.run_once()
+
+    sim.config.error_rate = 1.0  # every Patchworks request fails from now on (read live)
+    set_clock(monkeypatch, bot.services, datetime.now(UTC) + timedelta(minutes=61))
+    result = await bot.services.poller.run_once()
+    assert result.error is not None
+    assert result.fixed_while_snoozed == 0
+    assert set(held) <= set(shown_runs(slack))  # posted rather than risk losing them
+
+
+async def test_a_digest_counts_only_the_snoozed_failures_of_its_own_channel(services: Services) -> None:
+    """One cause routed to two channels (by status, say): each digest's "N snoozed" is its own."""
+    shop = "C0SHOP"
+
+    def routed(sync_entry: SyncEntry) -> str:
+        return shop if sync_entry.run_id % 2 else CHANNEL
+
+    async def place() -> None:
+        async with services.store.unit_of_work() as uow:
+            await uow.entries.fill_causes()
+            await uow.messages.place_unassigned(
+                channel=CHANNEL,
+                poll_id=f"poll-{uow.now.timestamp()}",
+                reopen_since=uow.now - timedelta(hours=24),
+                causes_per_message=CAUSES_PER_MESSAGE,
+                max_messages=5,
+            )
+
+    async with services.store.unit_of_work() as uow:
+        await uow.entries.add([entry(1), entry(2)], channel_of=routed)
+    await place()
+    async with services.store.unit_of_work() as uow:
+        by_channel = {row.channel: row.id for row in await uow.messages.unposted()}
+        [cause_id] = {view.cause_id for view in await uow.causes.views(by_channel[shop], items=5, health={})}
+        await uow.cause_states.snooze(cause_id, ANA, uow.now + timedelta(hours=1))
+        await uow.entries.add([entry(3), entry(4), entry(6), entry(8)], channel_of=routed)
+    await place()
+
+    async with services.store.unit_of_work() as uow:
+        held = {
+            channel: [view.held for view in await uow.causes.views(message_id, items=5, health={})]
+            for channel, message_id in by_channel.items()
+        }
+    assert held == {shop: [1], CHANNEL: [3]}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.states import Placement
@@ -164,16 +164,18 @@ class CauseStateRepo:
             )
         return causes
 
-    async def held(self, cause_ids: Iterable[str]) -> dict[str, int]:
-        """Failures recorded but not placed, by cause: what a snooze is holding back."""
+    async def held(self, cause_ids: Iterable[str], *, channel: str | None = None) -> dict[str, int]:
+        """Failures recorded but not placed, by cause: what a snooze is holding back (of those
+        routed to `channel`, when given; an entry recorded before routing counts everywhere)."""
         wanted = list(dict.fromkeys(cause_ids))
         if not wanted:
             return {}
         e = entries_table.c
+        where = [e.placement == Placement.UNASSIGNED.value, e.cause_id.in_(wanted)]
+        if channel is not None:
+            where.append(or_(e.channel == channel, e.channel.is_(None)))
         rows = await self._conn.execute(
-            select(e.cause_id, func.count())
-            .where(and_(e.placement == Placement.UNASSIGNED.value, e.cause_id.in_(wanted)))
-            .group_by(e.cause_id)
+            select(e.cause_id, func.count()).where(and_(*where)).group_by(e.cause_id)
         )
         return {str(cause_id): int(count) for cause_id, count in rows}
 

@@ -21,7 +21,7 @@ from bot.store.cause_states import CauseStateRepo
 from bot.store.flow_snoozes import FlowSnoozeRepo
 from bot.store.jobs import JobRepo
 from bot.store.rows import entry_row
-from bot.store.tables import entries_table
+from bot.store.tables import entries_table, messages_table
 
 __all__ = ["OPEN_STATES", "CauseRepo"]
 
@@ -63,8 +63,12 @@ class CauseRepo:
         cause_ids = [str(row[0]) for row in grouped if row[0]]
         cause_states = CauseStateRepo(self._conn, self._now)
         states = await cause_states.states(cause_ids)
-        # Whatever is unplaced past a placement is held by a snooze, of the cause or of a flow.
-        held = await cause_states.held(cause_ids)
+        # Whatever is unplaced past a placement is held by a snooze, of the cause or of a flow;
+        # a message counts what would be posted to its own channel.
+        channel = await self._conn.scalar(
+            select(messages_table.c.channel).where(messages_table.c.id == message_id)
+        )
+        held = await cause_states.held(cause_ids, channel=None if channel is None else str(channel))
         flow_snoozes = FlowSnoozeRepo(self._conn, self._now)
         for cause_id, count, first, last, open_runs, can_retry in grouped:
             state = states.get(cause_id) if cause_id else None

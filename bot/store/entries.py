@@ -17,9 +17,17 @@ from bot.patchworks.health import derive_health
 from bot.patchworks.models import SyncEntry, SystemHealth
 from bot.states import Placement
 from bot.store.rows import EntryRow, entry_row
-from bot.store.tables import entries_table, messages_table, resyncs_table
+from bot.store.tables import (
+    cause_states_table,
+    entries_table,
+    flow_snoozes_table,
+    messages_table,
+    resyncs_table,
+)
 
-__all__ = ["EntryPage", "EntryRepo"]
+__all__ = ["FLOW_NAME_CHARS", "EntryPage", "EntryRepo", "stored_flow_name"]
+
+FLOW_NAME_CHARS = 255  # entries.flow_name and flow_snoozes.flow_name
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,11 @@ def _matching(query: str) -> ColumnElement[bool] | None:
         # One system per line: a needle (typed on one line) matches within one system.
         func.lower(c.systems).contains(needle, autoescape=True),
     )
+
+
+def stored_flow_name(name: str) -> str:
+    """A flow's name as the store keeps it (cut to its column): the key a flow snooze matches."""
+    return name[:FLOW_NAME_CHARS]
 
 
 class EntryRepo:
@@ -116,7 +129,7 @@ class EntryRepo:
             {
                 "run_id": entry.run_id,
                 "current_run_id": entry.run_id,
-                "flow_name": entry.flow_name[:255],
+                "flow_name": stored_flow_name(entry.flow_name),
                 "started_at": entry.started_at,
                 "placement": placement.value,
                 "snapshot": entry.model_dump_json(),
@@ -242,6 +255,38 @@ class EntryRepo:
             filled += 1
         return filled
 
+    async def released(self, held_before: datetime) -> list[EntryRow]:
+        """Entries recorded before `held_before` and still unplaced that no snooze holds now: what
+        snoozes that ended (or were lifted) held back, which this poll places."""
+        c = entries_table.c
+        snoozed_causes = select(cause_states_table.c.cause_id).where(
+            cause_states_table.c.snoozed_until > self._now
+        )
+        snoozed_flows = select(flow_snoozes_table.c.flow_name).where(
+            flow_snoozes_table.c.snoozed_until > self._now
+        )
+        rows = await self._conn.execute(
+            select(entries_table).where(
+                and_(
+                    c.placement == Placement.UNASSIGNED.value,
+                    c.created_at < held_before,
+                    or_(c.cause_id.is_(None), c.cause_id.not_in(snoozed_causes)),
+                    c.flow_name.not_in(snoozed_flows),
+                )
+            )
+        )
+        return [entry_row(row) for row in rows]
+
+    async def keep_unposted(self, run_ids: Sequence[int]) -> None:
+        """Keep these unplaced entries as mirror rows: listed by `/failed-syncs`, never posted."""
+        c = entries_table.c
+        for chunk in (list(run_ids)[i : i + 500] for i in range(0, len(run_ids), 500)):
+            await self._conn.execute(
+                update(entries_table)
+                .where(and_(c.run_id.in_(chunk), c.placement == Placement.UNASSIGNED.value))
+                .values(placement=Placement.MIRROR.value)
+            )
+
     async def prune(self, before: datetime) -> int:
         """Forget entries started before `before`, except those of a digest created since then
         (shown in one of its messages or counted in its "+N more"), so every digest that may
@@ -254,6 +299,8 @@ class EntryRepo:
             delete(entries_table).where(
                 and_(
                     c.started_at < before,
+                    # What a snooze holds is posted when it ends, however old it is by then.
+                    c.placement != Placement.UNASSIGNED.value,
                     or_(c.message_id.is_(None), c.message_id.not_in(recent)),
                     or_(c.poll_id.is_(None), c.poll_id.not_in(recent_polls)),
                 )

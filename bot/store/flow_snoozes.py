@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from blocks.model import FlowSnoozeView
 from bot.states import Placement
 from bot.store.dialect import insert_ignoring_conflicts
+from bot.store.entries import stored_flow_name
 from bot.store.tables import entries_table, flow_snoozes_table
 
 __all__ = ["FlowSnooze", "FlowSnoozeRepo"]
@@ -60,6 +61,7 @@ class FlowSnoozeRepo:
 
     async def snooze(self, flow_name: str, user: str, until: datetime) -> None:
         """Snooze the flow until `until` (a later snooze replaces an earlier one)."""
+        flow_name = stored_flow_name(flow_name)
         values = {"snoozed_until": until, "snoozed_by": user, "updated_at": self._now}
         updated = await self._conn.execute(
             update(flow_snoozes_table).where(_f.flow_name == flow_name).values(**values)
@@ -73,6 +75,7 @@ class FlowSnoozeRepo:
 
     async def unsnooze(self, flow_name: str) -> bool:
         """End the flow's snooze now; False when it was not snoozed."""
+        flow_name = stored_flow_name(flow_name)
         result = await self._conn.execute(
             delete(flow_snoozes_table).where(and_(_f.flow_name == flow_name, _f.snoozed_until > self._now))
         )
@@ -87,7 +90,7 @@ class FlowSnoozeRepo:
         """Snoozes lasting now (of these flows, when given), soonest expiry first, with what each holds."""
         where = [_f.snoozed_until > self._now]
         if flow_names is not None:
-            wanted = list(dict.fromkeys(flow_names))
+            wanted = list(dict.fromkeys(stored_flow_name(name) for name in flow_names))
             if not wanted:
                 return []
             where.append(_f.flow_name.in_(wanted))
@@ -138,7 +141,7 @@ class FlowSnoozeRepo:
 
     async def held(self, flow_names: Iterable[str]) -> dict[str, int]:
         """Failures recorded but not placed, by flow: what the snoozes hold back."""
-        wanted = list(dict.fromkeys(flow_names))
+        wanted = list(dict.fromkeys(stored_flow_name(name) for name in flow_names))
         if not wanted:
             return {}
         rows = await self._conn.execute(
@@ -151,7 +154,7 @@ class FlowSnoozeRepo:
     async def messages_showing(self, flow_names: Iterable[str]) -> list[int]:
         """Digest messages holding runs of these flows, or of a cause these flows' held failures
         belong to: what to rewrite when a flow's snooze changes."""
-        wanted = list(dict.fromkeys(flow_names))
+        wanted = list(dict.fromkeys(stored_flow_name(name) for name in flow_names))
         if not wanted:
             return []
         held_causes = select(_e.cause_id).where(

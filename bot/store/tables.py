@@ -78,7 +78,7 @@ entries_table = Table(
     metadata,
     Column("run_id", BigInteger, primary_key=True, autoincrement=False),  # the run first alerted on
     Column("current_run_id", BigInteger, nullable=False, unique=True),  # latest run of its resyncs
-    Column("flow_name", String(255), nullable=False),
+    Column("flow_name", String(255), nullable=False, index=True),  # flow snoozes match on it
     Column("started_at", UTCDateTime, nullable=True, index=True),  # listings read windows of it
     Column("placement", String(16), nullable=False, index=True),  # unassigned, message, overflow, mirror
     Column("poll_id", String(40), nullable=True, index=True),
