@@ -80,23 +80,32 @@ async def post_summaries(
         channels = list(router_of(services.settings).channels) if services.settings.syncbot_channel else []
     day = now.astimezone(_zone(services)).date().isoformat()
     posted: list[str] = []
-    try:
-        for channel in channels:
-            async with services.store.unit_of_work(now) as uow:
-                if not await uow.home.claim_summary(channel, day):
-                    continue  # another replica (or an earlier run) has it
-            text, blocks = build_summary(await summary_model(services, now, day, channel))
-            try:
-                ts = await services.slack.post_message(channel, text, blocks)
-            except SlackError as exc:
-                log.error("daily summary of %s for %s not posted (not retried): %s", day, channel, exc.error)
-                continue
-            async with services.store.unit_of_work(now) as uow:
-                await uow.home.summary_posted(channel, day, ts)
-            posted.append(channel)
-    except Exception:
-        log.exception("daily summary failed")
+    for channel in channels:
+        try:
+            if await _post_one(services, channel, day, now):
+                posted.append(channel)
+        except Exception:
+            # One channel's failure (a bad row, the store) must not cost the other channels theirs.
+            log.exception("daily summary of %s for %s failed", day, channel)
     return posted
+
+
+async def _post_one(services: Services, channel: str, day: str, now: datetime) -> bool:
+    """Post `channel`'s summary unless another replica (or an earlier run) claimed it."""
+    # Built before the claim: a summary that cannot be built claims nothing, so another
+    # replica's cron run may still post it.
+    text, blocks = build_summary(await summary_model(services, now, day, channel))
+    async with services.store.unit_of_work(now) as uow:
+        if not await uow.home.claim_summary(channel, day):
+            return False
+    try:
+        ts = await services.slack.post_message(channel, text, blocks)
+    except SlackError as exc:
+        log.error("daily summary of %s for %s not posted (not retried): %s", day, channel, exc.error)
+        return False
+    async with services.store.unit_of_work(now) as uow:
+        await uow.home.summary_posted(channel, day, ts)
+    return True
 
 
 def add_summary_job(scheduler: BaseScheduler, services: Services) -> bool:

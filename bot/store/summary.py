@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from blocks.model import FlowSnoozeView
 from blocks.summary import OldestFailure, SummaryCause, SummaryOwner, SummarySnooze
 from bot.patchworks.models import SyncEntry
-from bot.states import ResyncOutcome
+from bot.states import Placement, ResyncOutcome
 from bot.store.causes import OPEN_STATES
 from bot.store.flow_snoozes import FlowSnoozeRepo
 from bot.store.tables import cause_states_table, entries_table, flow_snoozes_table, resyncs_table
@@ -50,8 +50,9 @@ class SummaryRepo:
     async def failures_since(
         self, since: datetime, *, channel: str | None = None, default: str | None = None
     ) -> int:
-        """Failed runs recorded since `since`."""
-        where = and_(_e.created_at >= since, _routed(channel, default))
+        """Failed runs that started since `since` (not when syncbot recorded them: a first poll's
+        lookback or a catch-up after downtime records older failures)."""
+        where = and_(_e.started_at >= since, _routed(channel, default))
         return int(await self._conn.scalar(select(func.count()).where(where)) or 0)
 
     async def resyncs_since(
@@ -78,11 +79,11 @@ class SummaryRepo:
     async def top_causes_since(
         self, since: datetime, limit: int, *, channel: str | None = None, default: str | None = None
     ) -> list[SummaryCause]:
-        """The causes with the most failures recorded since `since`."""
+        """The causes with the most failures started since `since`."""
         routed = _routed(channel, default)
         rows = await self._conn.execute(
             select(_e.cause_id, func.count())
-            .where(and_(_e.created_at >= since, _e.cause_id.is_not(None), routed))
+            .where(and_(_e.started_at >= since, _e.cause_id.is_not(None), routed))
             .group_by(_e.cause_id)
             .order_by(func.count().desc(), _e.cause_id)
             .limit(limit)
@@ -103,10 +104,21 @@ class SummaryRepo:
     async def oldest_unresolved(
         self, *, channel: str | None = None, default: str | None = None
     ) -> OldestFailure | None:
-        """The failure that has been unresolved longest (posted or not)."""
+        """The failure that has been unresolved longest (posted, or held by a snooze).
+
+        Not a mirror row: one read for a listing or found fixed when a snooze ended, whose state
+        syncbot does not follow, so "unresolved" would be a guess.
+        """
         snapshot = await self._conn.scalar(
             select(_e.snapshot)
-            .where(and_(_e.state.in_(OPEN_STATES), _e.started_at.is_not(None), _routed(channel, default)))
+            .where(
+                and_(
+                    _e.state.in_(OPEN_STATES),
+                    _e.placement != Placement.MIRROR.value,
+                    _e.started_at.is_not(None),
+                    _routed(channel, default),
+                )
+            )
             .order_by(_e.started_at, _e.run_id)
             .limit(1)
         )
