@@ -21,19 +21,28 @@ class InFlight:
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._interruptible: set[asyncio.Task[Any]] = set()
 
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def track_current(self) -> None:
-        """Count the running task until it ends."""
+    def track_current(self, *, interruptible: bool = False) -> None:
+        """Count the running task until it ends; an `interruptible` one (a poll cycle, which is
+        safe to kill anywhere) may be cancelled by a shutdown that cannot wait for it."""
         task = asyncio.current_task()
         if task is not None and task not in self._tasks:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            if interruptible:
+                self._interruptible.add(task)
+                task.add_done_callback(self._interruptible.discard)
 
-    async def drain(self, grace: float) -> int:
-        """Wait up to `grace` seconds for tracked tasks; returns how many were still running."""
+    async def drain(self, grace: float, *, interrupt_after: float | None = None) -> int:
+        """Wait up to `grace` seconds for tracked tasks; returns how many were still running.
+
+        Interruptible tasks still running after `interrupt_after` seconds are cancelled then, so
+        a poll slowed by Patchworks' budget does not hold a person's resync past the grace.
+        """
         # A listener acked a moment ago may not have started yet (Bolt starts it as a new task):
         # one turn of the loop lets it start and be tracked.
         await asyncio.sleep(0)
@@ -41,7 +50,18 @@ class InFlight:
         if not pending:
             return 0
         log.info("waiting up to %.0fs for %d request(s) in progress", grace, len(pending))
-        _, still = await asyncio.wait(pending, timeout=grace)
+        first = grace if interrupt_after is None else min(grace, interrupt_after)
+        _, still = await asyncio.wait(pending, timeout=first)
+        interrupted = still & self._interruptible
+        if interrupted and first < grace:
+            # Kill-safe by design (the outbox, the watermark): the next start resumes it.
+            log.info("interrupting %d poll(s) in progress to shut down in time", len(interrupted))
+            for task in interrupted:
+                task.cancel()
+            await asyncio.gather(*interrupted, return_exceptions=True)
+            still = {task for task in still if not task.done()}
+            if still:
+                _, still = await asyncio.wait(still, timeout=grace - first)
         if still:
             # Cancelled by the event loop's shutdown; a claim they held is settled by the next poll.
             log.warning("%d request(s) still running after %.0fs; stopping anyway", len(still), grace)

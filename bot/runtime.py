@@ -11,6 +11,7 @@ import errno
 import logging
 import signal
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 
 # How long a shutdown waits for acked work; under the 30 s most orchestrators allow after SIGTERM.
 SHUTDOWN_GRACE_SECONDS = 25.0
+# How long a shutdown lets a poll cycle run on before interrupting it (polls are kill-safe; a
+# person's resync in flight gets the whole grace).
+POLL_GRACE_SECONDS = 5.0
 
 
 class PortInUse(Exception):
@@ -171,10 +175,13 @@ async def running(
                 services.jobs.stop()
                 if socket_handler is not None:
                     await socket_handler.close_async()  # type: ignore[no-untyped-call]
-                await services.inflight.drain(SHUTDOWN_GRACE_SECONDS)
+                # One grace for the whole drain, within the 30 s orchestrators allow.
+                deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
+                await services.inflight.drain(SHUTDOWN_GRACE_SECONDS, interrupt_after=POLL_GRACE_SECONDS)
                 # The worker finishes the run in hand; one still waiting for Patchworks is
                 # cancelled: its claim stays `requested` and the next start settles it.
-                _, late = await asyncio.wait({bulk_worker}, timeout=SHUTDOWN_GRACE_SECONDS)
+                left = max(1.0, deadline - time.monotonic())
+                _, late = await asyncio.wait({bulk_worker}, timeout=left)
                 for task in late:
                     task.cancel()
                 await asyncio.gather(*late, return_exceptions=True)

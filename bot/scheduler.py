@@ -59,7 +59,7 @@ class PollerLease:
 
 async def poll_if_leader(services: Services, lease: PollerLease) -> None:
     """The scheduled job: poll once when this replica holds the lease; never raises."""
-    services.inflight.track_current()
+    services.inflight.track_current(interruptible=True)
     started = time.monotonic()
     try:
         if not await lease.renew():
@@ -136,7 +136,7 @@ class PollNow:
 
 async def repair(services: Services) -> None:
     """At start-up, on any replica: settle stranded resyncs and deliver leftover Slack effects."""
-    services.inflight.track_current()
+    services.inflight.track_current(interruptible=True)
     try:
         settled = await services.follower.reconcile()
         delivered = await services.effects.deliver()

@@ -11,6 +11,7 @@ import pytest
 from support.harness import FakeSlack, Sim, make_services
 
 from bot.config import Settings
+from bot.inflight import InFlight
 from bot.runtime import PortInUse, running
 
 
@@ -21,9 +22,9 @@ async def test_running_serves_on_a_free_port_and_stops_in_order(
     steps: list[str] = []
     drain, aclose = services.inflight.drain, services.aclose
 
-    async def drained(grace: float) -> int:
+    async def drained(grace: float, **options: float) -> int:
         steps.append("drain")
-        return await drain(grace)
+        return await drain(grace, **options)
 
     async def closed() -> None:
         steps.append(f"close (poller: {services.is_poller})")
@@ -72,3 +73,27 @@ async def test_a_taken_port_fails_before_anything_starts(settings: Settings) -> 
     await asyncio.sleep(0.2)
     assert services.last_poll_at is None  # no poll was scheduled
     assert closed.is_set()  # the runtime owns the services, however it ends
+
+
+async def test_a_shutdown_interrupts_a_slow_poll_but_lets_acked_work_finish() -> None:
+    """A poll cycle (kill-safe) stuck behind Patchworks' budget is cancelled after its short
+    grace; a person's resync in flight runs to its end."""
+    inflight = InFlight()
+    finished: list[str] = []
+
+    async def poll() -> None:
+        inflight.track_current(interruptible=True)
+        await asyncio.sleep(3600)  # waiting for budget that will not come before the shutdown
+        finished.append("poll")
+
+    async def resync() -> None:
+        inflight.track_current()
+        await asyncio.sleep(0.5)
+        finished.append("resync")
+
+    tasks = [asyncio.create_task(poll()), asyncio.create_task(resync())]
+    await asyncio.sleep(0)
+    assert await inflight.drain(60, interrupt_after=0.05) == 0
+    assert finished == ["resync"]
+    assert tasks[0].cancelled()
+    assert len(inflight) == 0
