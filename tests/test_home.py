@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from support.blockkit import assert_valid_home, buttons
+from support.blockkit import assert_valid_home, buttons, entry
 from support.harness import CHANNEL, FakeSlack, RunningBot, Sim
 
 from blocks.ids import Action
 from bot.clock import utcnow
 from bot.home import RECENT_VIEWERS, refresh_homes
+from bot.services import Services
 
 ANA = "U0ADA"
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,3 +170,23 @@ async def test_owner_and_snooze_of_a_cause_are_shown(bot: RunningBot, sim: Sim, 
     text = json.dumps(view, ensure_ascii=False)
     assert f"owner <@{ANA}>" in text
     assert "*Snoozes*" in text
+
+
+async def test_a_cause_open_in_two_channels_is_listed_under_each(services: Services) -> None:
+    shop = "C0SHOP"
+    async with services.store.unit_of_work() as uow:
+        await uow.entries.add(
+            [entry(1), entry(2), entry(3)], channel_of=lambda e: shop if e.run_id == 1 else CHANNEL
+        )
+        await uow.entries.fill_causes()
+        await uow.messages.place_unassigned(
+            channel=CHANNEL,
+            poll_id="p1",
+            reopen_since=uow.now - timedelta(hours=24),
+            causes_per_message=4,
+            max_messages=5,
+        )
+        open_causes = await uow.home.open_causes(shown=10)
+    assert open_causes.by_channel == [(shop, 1), (CHANNEL, 1)]  # most first, then by name
+    assert [(cause.channel, cause.open_runs) for cause in open_causes.shown] == [(CHANNEL, 2), (shop, 1)]
+    assert open_causes.total == 2

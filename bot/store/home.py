@@ -53,18 +53,23 @@ class HomeRepo:
     # ---- causes ---------------------------------------------------------------------------
 
     async def open_causes(self, *, shown: int) -> OpenCauses:
-        """Causes with a run still failed in a digest, most open runs first; `shown` in full."""
+        """Causes with a run still failed in a digest, most open runs first; `shown` in full.
+
+        By channel: a cause routed to two channels (by status, say) is open in each, with its
+        own count and digest there.
+        """
+        m = messages_table.c
         groups = (
             await self._conn.execute(
                 select(_e.cause_id, func.max(_e.message_id), func.count(), func.max(_e.started_at))
-                .where(and_(_e.message_id.is_not(None), _e.state.in_(OPEN_STATES), _e.cause_id.is_not(None)))
-                .group_by(_e.cause_id)
-                .order_by(func.count().desc(), _e.cause_id)
+                .join(messages_table, m.id == _e.message_id)
+                .where(and_(_e.state.in_(OPEN_STATES), _e.cause_id.is_not(None)))
+                .group_by(_e.cause_id, m.channel)
+                .order_by(func.count().desc(), _e.cause_id, m.channel)
             )
         ).all()
         message_ids = {int(message_id) for _, message_id, _, _ in groups}
         messages: dict[int, tuple[str, str | None]] = {}
-        m = messages_table.c
         for chunk in _chunks(sorted(message_ids), 500):
             rows = (
                 await self._conn.execute(
