@@ -27,6 +27,7 @@ from typing import Literal, TextIO
 
 import slack_bolt
 import slack_sdk
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
 from bot.textsafe import Scrubber, for_terminal, lines_for_terminal, mask_url
 
@@ -67,6 +68,15 @@ _BODY_OPENINGS = re.compile(
 _BODY_FIELD = re.compile(r"(?i)(?:body|payload)\w*\s*[:=(].*", re.DOTALL)
 
 
+# Library warnings about a choice syncbot made on purpose, said at every start: noise in the log.
+_EXPECTED_WARNINGS = frozenset(
+    {
+        # Bolt reads SLACK_BOT_TOKEN itself as well; syncbot hands it a client built with that token.
+        warning_client_prioritized_and_token_skipped(),
+    }
+)
+
+
 def _library_floor() -> int:
     return max(LIBRARY_FLOOR, logging.getLogger().getEffectiveLevel())
 
@@ -84,6 +94,8 @@ class QuietLibraries(logging.Filter):
         if record.levelno < _library_floor():
             return False
         message = record.getMessage()
+        if message in _EXPECTED_WARNINGS:
+            return False
         opening = _BODY_OPENINGS.match(message)
         if opening:
             shown = f"{opening.group('keep')} {_BODY_NOT_LOGGED}"
