@@ -181,9 +181,18 @@ def resync_anyway_prompt(
     return fallback, seal(blocks)
 
 
-def joined_reply(runs: int, since: datetime | None) -> tuple[str, list[Block]]:
-    """The one thread reply of a poll whose failures joined a digest: "+20 since 10:05"."""
+def joined_reply(runs: int, since: datetime | None, *, held: int = 0) -> tuple[str, list[Block]]:
+    """The one thread reply of a poll whose failures joined a digest: "+20 since 10:05", and how
+    many of them a snooze held until now (they are not new)."""
     noun = "failure" if runs == 1 else "failures"
+    fresh = runs - held
     when = f" since {slack_date(since)}" if since is not None else ""
-    fallback = f"+{runs} new {noun}" + (f" since {utc_text(since)}" if since is not None else "")
-    return _message(f"+{runs} new {noun}{when}: the digest above is updated.", fallback, "joined")
+    when_text = f" since {utc_text(since)}" if since is not None else ""
+    if held <= 0:
+        text, fallback = f"+{runs} new {noun}{when}", f"+{runs} new {noun}{when_text}"
+    elif fresh <= 0:
+        text = fallback = f"+{runs} {noun} a snooze held until now"
+    else:
+        text = f"+{runs} {noun}: {fresh} new{when}, {held} a snooze held until now"
+        fallback = f"+{runs} {noun}: {fresh} new{when_text}, {held} a snooze held until now"
+    return _message(f"{text}: the digest above is updated.", fallback, "joined")

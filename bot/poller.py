@@ -20,6 +20,7 @@ from bot.release import recheck_released
 from bot.routes import Router
 from bot.slack import SlackClient, SlackError
 from bot.store import Store, UnitOfWork
+from bot.store.messages import Placed
 
 __all__ = ["PollResult", "Poller"]
 
@@ -116,8 +117,9 @@ class Poller:
                 reopen_since=started - self._reopen,
                 causes_per_message=CAUSES_PER_MESSAGE,
                 max_messages=self._max_messages,
+                held_before=started,
             )
-            await self._tell_joined(uow, placed.joined, watermark)
+            await self._tell_joined(uow, placed, watermark)
             # After placing: nothing waiting to be posted is pruned, nor a recent digest's entries.
             result.pruned = await uow.entries.prune(started - REPORT_WINDOW)
         result.messages = len(placed.new)
@@ -141,16 +143,17 @@ class Poller:
         )
         return result
 
-    async def _tell_joined(self, uow: UnitOfWork, joined: dict[int, int], since: datetime | None) -> None:
-        """Rewrite each digest new failures joined, and say so once per digest in its thread."""
-        added: dict[int, int] = {}
-        for message_id, runs in joined.items():
+    async def _tell_joined(self, uow: UnitOfWork, placed: Placed, since: datetime | None) -> None:
+        """Rewrite each digest failures joined, and say so once per digest in its thread."""
+        added: dict[int, tuple[int, int]] = {}
+        for message_id, runs in placed.joined.items():
             await uow.effects.refresh_later(message_id)
             root = await uow.messages.root(message_id)
             if root is not None:
-                added[root.id] = added.get(root.id, 0) + runs
-        for root_id, runs in added.items():
-            text, blocks = joined_reply(runs, since)
+                total, held = added.get(root.id, (0, 0))
+                added[root.id] = (total + runs, held + placed.released.get(message_id, 0))
+        for root_id, (runs, held) in added.items():
+            text, blocks = joined_reply(runs, since, held=held)
             await uow.effects.reply_later(root_id, text, blocks)
 
     async def _enter_outage(self, reason: str) -> None:

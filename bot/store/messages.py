@@ -35,6 +35,8 @@ class Placed:
 
     new: list[int] = field(default_factory=list)  # new message ids, part 1 first
     joined: dict[int, int] = field(default_factory=dict)  # message id -> runs added to it
+    # Of those runs, the ones a snooze held (recorded before `held_before`), by message id.
+    released: dict[int, int] = field(default_factory=dict)
 
 
 class MessageRepo:
@@ -52,6 +54,7 @@ class MessageRepo:
         reopen_since: datetime,
         causes_per_message: int,
         max_messages: int,
+        held_before: datetime | None = None,
     ) -> Placed:
         """Place every unassigned entry by cause (module docstring of blocks.digest).
 
@@ -91,6 +94,7 @@ class MessageRepo:
                 reopen_since=reopen_since,
                 causes_per_message=causes_per_message,
                 max_messages=max_messages,
+                held_before=held_before,
                 placed=placed,
             )
         return placed
@@ -106,6 +110,7 @@ class MessageRepo:
         reopen_since: datetime,
         causes_per_message: int,
         max_messages: int,
+        held_before: datetime | None,
         placed: Placed,
     ) -> None:
         """Place the unassigned entries routed to `channel` (SYNCBOT_ROUTES): one digest each."""
@@ -149,6 +154,14 @@ class MessageRepo:
             if recent is None:
                 fresh.append(cause_id)
                 continue
+            if held_before is not None:
+                held = await self._conn.scalar(
+                    select(func.count()).where(
+                        and_(unassigned, e.cause_id == cause_id, e.created_at < held_before)
+                    )
+                )
+                if held:
+                    placed.released[int(recent)] = placed.released.get(int(recent), 0) + int(held)
             await self._assign(cause_id, int(recent), poll_id, eligible)
             placed.joined[int(recent)] = placed.joined.get(int(recent), 0) + int(count)
         if not fresh:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from support.blockkit import (
@@ -19,6 +19,7 @@ from support.blockkit import (
 
 from blocks.ids import Action
 from blocks.messages import (
+    joined_reply,
     loading_modal,
     mrkdwn_notice,
     notice,
@@ -137,3 +138,14 @@ def test_notice_and_loading_modals() -> None:
     assert section_texts(view["blocks"]) == ["Run 5 is gone &lt;!here&gt; (RUN_GONE)"]
     assert view["blocks"][0]["text"]["type"] == "plain_text"
     assert_valid_modal(loading_modal("Failed sync"))
+
+
+def test_the_joined_reply_tells_new_failures_from_those_a_snooze_held() -> None:
+    since = datetime(2026, 3, 2, 10, 5, tzinfo=UTC)
+    new = joined_reply(20, since)[0]
+    assert new == "+20 new failures since 2026-03-02 10:05 UTC"
+    assert joined_reply(3, since, held=3)[0] == "+3 failures a snooze held until now"
+    both, blocks = joined_reply(5, since, held=2)
+    assert both == "+5 failures: 3 new since 2026-03-02 10:05 UTC, 2 a snooze held until now"
+    assert_valid_message(both, blocks)
+    assert "the digest above is updated" in all_text(both, blocks)
