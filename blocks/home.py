@@ -28,6 +28,7 @@ from blocks.elements import (
 from blocks.elements import section as _section
 from blocks.ids import Action
 from blocks.model import FlowSnoozeView
+from blocks.snooze import snooze_lines
 from blocks.text import escaped, one_line, slack_date, truncate, user_mention
 from bot.patchworks.models import Health, SystemHealth
 
@@ -214,22 +215,9 @@ def _health(model: HomeModel) -> list[Block]:
 def _snoozes(model: HomeModel) -> list[Block]:
     if not model.snoozes and not model.flow_snoozes:
         return [context("Snoozes: none.", key="snoozes")]
-    lines = ["*Snoozes*"]
-    for cause in model.snoozes[:SNOOZES_SHOWN]:
-        until = slack_date(cause.snoozed_until) if cause.snoozed_until else "?"
-        by = f" by {user_mention(cause.snoozed_by)}" if cause.snoozed_by else ""
-        lines.append(f"💤 {escaped(one_line(cause.example) or cause.cause_id, 120)} · until {until}{by}")
-    if len(model.snoozes) > SNOOZES_SHOWN:
-        lines.append(f"+{len(model.snoozes) - SNOOZES_SHOWN} more snoozed causes")
-    for flow in model.flow_snoozes[:SNOOZES_SHOWN]:
-        held = f" · {flow.held} held" if flow.held else ""
-        lines.append(
-            f"💤 flow “{escaped(one_line(flow.flow), 120)}”{held} · until {slack_date(flow.until)}"
-            f" by {user_mention(flow.by_user)}"
-        )
-    if len(model.flow_snoozes) > SNOOZES_SHOWN:
-        lines.append(f"+{len(model.flow_snoozes) - SNOOZES_SHOWN} more snoozed flows")
-    return line_sections(lines, key="snoozes")
+    causes = [(c.example or c.cause_id, c.snoozed_until, c.snoozed_by) for c in model.snoozes]
+    lines = snooze_lines(causes, model.flow_snoozes, shown=SNOOZES_SHOWN)
+    return line_sections(["*Snoozes*", *lines], key="snoozes")
 
 
 def _resyncs(model: HomeModel) -> list[Block]:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from blocks.elements import Block, context, divider, header, line_sections, seal, section, verbatim
 from blocks.model import FlowSnoozeView
+from blocks.snooze import snooze_lines
 from blocks.text import escaped, link, one_line, slack_date, truncate, user_mention
 
 __all__ = [
@@ -160,22 +161,8 @@ def build_summary(model: SummaryModel) -> tuple[str, list[Block]]:
         blocks.append(context("No unresolved failures.", key="oldest"))
     blocks += _owner_sections(model)
     if model.snoozes_ending or model.flow_snoozes_ending:
-        lines = ["*Snoozes ending in the next 24 hours*"]
-        for snooze in model.snoozes_ending[:SNOOZES_SHOWN]:
-            by = f" (by {user_mention(snooze.by_user)})" if snooze.by_user else ""
-            lines.append(
-                f"💤 {escaped(one_line(snooze.example) or snooze.cause_id, 120)}"
-                f" · ends {slack_date(snooze.until)}{by}"
-            )
-        if len(model.snoozes_ending) > SNOOZES_SHOWN:
-            lines.append(f"+{len(model.snoozes_ending) - SNOOZES_SHOWN} more")
-        for flow in model.flow_snoozes_ending[:SNOOZES_SHOWN]:
-            held = f" · {flow.held} held" if flow.held else ""
-            lines.append(
-                f"💤 flow “{escaped(one_line(flow.flow), 120)}”{held}"
-                f" · ends {slack_date(flow.until)} (by {user_mention(flow.by_user)})"
-            )
-        if len(model.flow_snoozes_ending) > SNOOZES_SHOWN:
-            lines.append(f"+{len(model.flow_snoozes_ending) - SNOOZES_SHOWN} more flows")
+        causes = [(s.example or s.cause_id, s.until, s.by_user) for s in model.snoozes_ending]
+        lines = snooze_lines(causes, model.flow_snoozes_ending, shown=SNOOZES_SHOWN)
+        lines.insert(0, "*Snoozes ending in the next 24 hours*")
         blocks += line_sections(lines, key="snoozes")
     return text, seal(blocks)

@@ -32,6 +32,9 @@ HEALTH_WINDOW = timedelta(hours=1)
 
 log = logging.getLogger(__name__)
 
+# A later part whose part 1 has no ts yet: it waits (a sentinel no Slack ts can equal).
+_NO_THREAD_YET = "no thread yet"
+
 
 class DigestPublisher:
     """Owns the lifecycle of digest messages: posted to the channel each was routed to."""
@@ -58,13 +61,9 @@ class DigestPublisher:
         if digest is None or not digest.causes:
             await self._unposted(message.id, "digest has no entries", give_up=True)
             return True
-        thread_ts = None
-        if message.part > 1:
-            # Later parts go into the thread of part 1, posted first (unposted() is oldest first).
-            root = await self._root(message.id)
-            if root is None or root.ts is None:
-                return False
-            thread_ts = root.ts
+        thread_ts = await self._thread_of(message)
+        if thread_ts is _NO_THREAD_YET:
+            return False
         text, blocks = build_digest(digest)
         async with self._store.unit_of_work() as uow:
             await uow.messages.mark_posting(message.id)
@@ -109,18 +108,25 @@ class DigestPublisher:
         crash_point("between_posts")
         return True
 
+    async def _thread_of(self, message: MessageRow) -> str | None:
+        """Where the message goes: None for part 1 (the channel), part 1's ts for a later part,
+        _NO_THREAD_YET while part 1 is not posted (unposted() is oldest first, so it will be)."""
+        if message.part <= 1:
+            return None
+        root = await self._root(message.id)
+        if root is None or root.ts is None:
+            return _NO_THREAD_YET
+        return root.ts
+
     async def _adopt_earlier_post(self, message: MessageRow) -> bool:
         """A crash may have come after Slack took the post: look for it before posting again."""
         if message.posting_at is None:
             return False
         oldest = (message.posting_at - timedelta(minutes=1)).timestamp()
-        thread_ts = None
-        if message.part > 1:
-            # A later part went into the thread of part 1, where the channel's history does not show it.
-            root = await self._root(message.id)
-            if root is None or root.ts is None:
-                return False
-            thread_ts = root.ts
+        # A later part went into the thread of part 1, where the channel's history does not show it.
+        thread_ts = await self._thread_of(message)
+        if thread_ts is _NO_THREAD_YET:
+            return False
         try:
             ts = await self._slack.find_digest(message.channel, message.id, oldest, thread_ts=thread_ts)
         except SlackError as exc:

@@ -294,8 +294,8 @@ async def test_home_and_the_daily_summary_show_the_flow_snooze(
     assert_valid_message(summary.text, list(summary.blocks))
     text = json.dumps(summary.blocks, ensure_ascii=False)
     assert "Snoozes ending in the next 24 hours" in text
-    assert f"💤 flow “{flow}” · 3 held · ends" in text
-    assert f"(by <@{ANA}>)" in text
+    assert f"💤 flow “{flow}” · 3 held · until" in text
+    assert f"by <@{ANA}>" in text
 
 
 def test_four_long_causes_each_with_two_long_snoozed_flows_stay_within_the_text_budget() -> None:

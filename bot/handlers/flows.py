@@ -12,7 +12,7 @@ outbox and repaints the modal with what happened.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -31,6 +31,8 @@ from bot.store import UnitOfWork
 __all__ = ["register", "snooze_flow", "unsnooze_flow"]
 
 log = logging.getLogger(__name__)
+
+V = TypeVar("V", EntryRef, FlowSnoozeRef)
 
 _TITLE = "Failed sync"
 _NOT_STORED = "syncbot no longer holds this run, so it cannot tell which flow to snooze. Nothing was changed."
@@ -61,6 +63,15 @@ async def _repaint(services: Services, body: dict[str, Any], notice: str) -> Non
         log.warning("details modal not repainted: %s", exc.error)
 
 
+async def _read(services: Services, body: dict[str, Any], kind: type[V], raw: object) -> V | None:
+    """The control's typed value; a forged or outdated one is explained in the modal."""
+    try:
+        return decode(kind, raw)
+    except InvalidValue:
+        await _repaint(services, body, STALE_BUTTON)
+        return None
+
+
 async def _refresh(uow: UnitOfWork, flow_name: str) -> None:
     """Rewrite every digest showing the flow once the transaction has committed."""
     for message_id in await uow.flow_snoozes.messages_showing([flow_name]):
@@ -71,10 +82,8 @@ async def snooze_flow(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCon
     """Snooze the run's flow: its new failures are recorded but not posted until the snooze ends."""
     await ack()
     services = services_of(context)
-    try:
-        ref = decode(FlowSnoozeRef, selected_value(body))
-    except InvalidValue:
-        await _repaint(services, body, STALE_BUTTON)
+    ref = await _read(services, body, FlowSnoozeRef, selected_value(body))
+    if ref is None:
         return
     user = user_of(body)
     async with services.store.unit_of_work() as uow:
@@ -107,10 +116,8 @@ async def unsnooze_flow(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltC
     """End the flow's snooze now: the next poll posts the failures it held."""
     await ack()
     services = services_of(context)
-    try:
-        ref = decode(EntryRef, value_of(body))
-    except InvalidValue:
-        await _repaint(services, body, STALE_BUTTON)
+    ref = await _read(services, body, EntryRef, value_of(body))
+    if ref is None:
         return
     user = user_of(body)
     async with services.store.unit_of_work() as uow:

@@ -190,50 +190,41 @@ class Desk:
         stack = self.workspace.modals.get(user) or []
         return stack[-1] if stack else None
 
-    async def click_in_view(self, user: str, action_id: str, value: str | None = None) -> httpx.Response:
-        """Click a button inside the user's open modal."""
+    def _top_view(self, user: str) -> View:
         view = self.open_view(user)
         if view is None:
             raise KeyError(f"{user} has no open modal")
-        block_id, element = find_element(list(view.payload.get("blocks", [])), action_id, value)
+        return view
+
+    def _view_action(
+        self, user: str, view: View, block_id: str, element: JsonDict, **chosen: Any
+    ) -> JsonDict:
+        """A block_actions payload from a modal, as Slack sends it: `chosen` is the element's
+        `value` for a button, its `selected_option` for a menu."""
         payload = self._base("block_actions", user)
+        action = {"type": element.get("type"), "action_id": element.get("action_id"), "block_id": block_id}
         payload.update(
             container={"type": "view", "view_id": view.id},
             view=view.to_slack(),
-            actions=[
-                {
-                    "type": element.get("type"),
-                    "action_id": action_id,
-                    "block_id": block_id,
-                    "value": element.get("value"),
-                    "action_ts": f"{self._clock():.6f}",
-                }
-            ],
+            actions=[{**action, **chosen, "action_ts": f"{self._clock():.6f}"}],
         )
-        return await self.send_payload(payload)
+        return payload
+
+    async def click_in_view(self, user: str, action_id: str, value: str | None = None) -> httpx.Response:
+        """Click a button inside the user's open modal."""
+        view = self._top_view(user)
+        block_id, element = find_element(list(view.payload.get("blocks", [])), action_id, value)
+        return await self.send_payload(
+            self._view_action(user, view, block_id, element, value=element.get("value"))
+        )
 
     async def choose_in_view(self, user: str, action_id: str, value: str) -> httpx.Response:
         """Pick one option of a static_select inside the user's open modal."""
-        view = self.open_view(user)
-        if view is None:
-            raise KeyError(f"{user} has no open modal")
+        view = self._top_view(user)
         for block_id, element in _elements(list(view.payload.get("blocks", []))):
             option = next((o for o in _options(element) if o.get("value") == value), None)
             if element.get("action_id") == action_id and option is not None:
-                payload = self._base("block_actions", user)
-                payload.update(
-                    container={"type": "view", "view_id": view.id},
-                    view=view.to_slack(),
-                    actions=[
-                        {
-                            "type": element.get("type"),
-                            "action_id": action_id,
-                            "block_id": block_id,
-                            "selected_option": option,
-                            "action_ts": f"{self._clock():.6f}",
-                        }
-                    ],
-                )
+                payload = self._view_action(user, view, block_id, element, selected_option=option)
                 return await self.send_payload(payload)
         raise KeyError(f"no menu {action_id!r} with option {value!r} in the open modal")
 
