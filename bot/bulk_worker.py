@@ -29,7 +29,7 @@ from bot.follow import ResyncFollower
 from bot.patchworks.errors import NotFound, PatchworksError
 from bot.patchworks.lanes import Lane, patchworks_lane
 from bot.patchworks.models import RunStatus, SyncEntry
-from bot.patchworks.report import SyncReport
+from bot.patchworks.report import SyncReport, pages_around
 from bot.resync import Resyncer, ResyncStatus
 from bot.slack import SlackClient, SlackError
 from bot.states import JobRunState, ResyncOutcome
@@ -55,8 +55,6 @@ _IN_FLIGHT = 4
 LOOKUP_CHUNK = 500
 # A run the re-check could not read: tried again on the next pass.
 _UNREAD = object()
-# Margin around the batch's start times for the re-check window: Patchworks' filters are in ms.
-_EDGE = timedelta(seconds=1)
 
 
 # Reasons of a resync that did not settle its run: tried again (rate limit) or settled by
@@ -202,9 +200,7 @@ class BulkWorker:
         if to_check and pass_.starts:
             try:
                 with patchworks_lane(Lane.BULK):
-                    async for page in self._report.failed_pages(
-                        min(pass_.starts) - _EDGE, until=max(pass_.starts) + _EDGE
-                    ):
+                    async for page in pages_around(self._report, pass_.starts):
                         found = [(to_check.pop(e.run_id), e) for e in page if e.run_id in to_check]
                         if not await self._steps(pass_, found) or not to_check:
                             break

@@ -15,13 +15,13 @@ shown once more costs a glance, a failure never shown costs an order.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from blocks.model import EntryState
 from bot.patchworks.errors import NotFound, PatchworksError
 from bot.patchworks.lanes import Lane, patchworks_lane
 from bot.patchworks.models import SyncEntry
-from bot.patchworks.report import SyncReport
+from bot.patchworks.report import SyncReport, pages_around
 from bot.store import Store
 from bot.store.causes import OPEN_STATES
 from bot.store.rows import EntryRow
@@ -29,9 +29,6 @@ from bot.store.rows import EntryRow
 __all__ = ["recheck_released"]
 
 log = logging.getLogger(__name__)
-
-# Margin around the held runs' start times: Patchworks' filters are in milliseconds.
-_EDGE = timedelta(seconds=1)
 
 
 def _still_failed(entry: SyncEntry) -> bool:
@@ -46,7 +43,7 @@ async def _settled_by_report(report: SyncReport, held: dict[int, EntryRow]) -> t
     starts = [row.entry.started_at for row in held.values() if row.entry.started_at is not None]
     if not starts:
         return failed, fixed
-    async for page in report.failed_pages(min(starts) - _EDGE, until=max(starts) + _EDGE):
+    async for page in pages_around(report, starts):
         for entry in page:
             row = held.get(entry.run_id)
             if row is not None and row.current_run_id == entry.run_id:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import datetime
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.patchworks.models import ErrorLine, Flow, SyncEntry
 
-__all__ = ["SyncReport"]
+__all__ = ["SyncReport", "pages_around"]
+
+# Margin around a batch's start times when it is re-read: Patchworks' filters are in milliseconds.
+_EDGE = timedelta(seconds=1)
 
 
 class SyncReport(Protocol):
@@ -39,3 +42,9 @@ class SyncReport(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+def pages_around(report: SyncReport, starts: Sequence[datetime]) -> AsyncIterator[list[SyncEntry]]:
+    """The failed-run report across these start times (not empty), one page at a time: one read
+    re-checks a batch of runs, about a request per 100 of them."""
+    return report.failed_pages(min(starts) - _EDGE, until=max(starts) + _EDGE)
