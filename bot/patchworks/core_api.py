@@ -8,7 +8,7 @@ import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, NoReturn
+from typing import Any
 
 import httpx
 
@@ -22,12 +22,11 @@ from bot.patchworks._parse import (
     parse_run,
     parse_runs,
 )
+from bot.patchworks._responses import Method, ResponseReader, message_of
 from bot.patchworks._shared import SharedReads
 from bot.patchworks.errors import (
-    AuthFailed,
     BadResponse,
     NotFound,
-    PatchworksError,
     RateLimited,
     ResyncRefused,
     Unavailable,
@@ -48,17 +47,10 @@ _BACKOFF_CAP = 30.0
 # A Retry-After longer than this is not waited out inside one call: the caller gets RateLimited,
 # and so does every call until it has passed.
 _MAX_RETRY_AFTER = 120.0
-_BODY_SNIPPET = 200
-# Remote text is cut to this before the key is scrubbed from it (a bound on the scrub's work, far
-# beyond what is ever shown), and to _BODY_SNIPPET only after: a cut first could leave a piece of
-# the key at the edge where the scrub no longer recognises it.
-_SCRUB_CAP = 4096
 # Guards against a server that ignores `page` and sends no meta: never loop forever.
 _MAX_PAGES = 10_000
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-Method = Literal["GET", "POST"]
 
 
 def _ms(moment: datetime) -> str:
@@ -110,7 +102,7 @@ class CoreApiReport:
         has the budget to itself)."""
         self._base_url = base_url.rstrip("/")
         self._app_url = app_url
-        self._scrubber = Scrubber([api_key])
+        self._read = ResponseReader(Scrubber([api_key]))
         self._max_retries = max(0, max_retries)
         self._sleep = sleep
         self._pacer = Pacer(
@@ -186,7 +178,7 @@ class CoreApiReport:
             found = parse_run(data, included=index_included(payload.get("included")), app_url=self._app_url)
         except ValueError as exc:  # ParseError, or pydantic's ValidationError
             raise BadResponse(
-                f"Patchworks sent run {run_id} in a shape we cannot read: {self._shown(str(exc))}"
+                f"Patchworks sent run {run_id} in a shape we cannot read: {self._read.shown(str(exc))}"
             ) from None
         if found.errors:
             return found
@@ -215,7 +207,7 @@ class CoreApiReport:
             return parse_flow(payload["data"], index_included(payload.get("included")))
         except ValueError as exc:  # ParseError, or pydantic's ValidationError
             raise BadResponse(
-                f"Patchworks sent flow {flow_id} in a shape we cannot read: {self._shown(str(exc))}"
+                f"Patchworks sent flow {flow_id} in a shape we cannot read: {self._read.shown(str(exc))}"
             ) from None
 
     async def resync(self, run_id: int) -> int:
@@ -223,12 +215,14 @@ class CoreApiReport:
         path = f"/flow-runs/{run_id}/retry"
         response = await self._send("POST", path, None, Turn(current_lane()))
         if response.status_code == 422:
-            message = _message_of(response)
+            message = message_of(response)
             raise ResyncRefused(
-                self._shown(message) if message else f"Patchworks refused to retry run {run_id} (HTTP 422)"
+                self._read.shown(message)
+                if message
+                else f"Patchworks refused to retry run {run_id} (HTTP 422)"
             )
         try:
-            payload = self._payload("POST", path, response, not_found=_run_gone(run_id))
+            payload = self._read.payload("POST", path, response, not_found=_run_gone(run_id))
         except BadResponse as exc:
             if response.is_success:
                 # The retry probably started: say so rather than invite a second one.
@@ -278,7 +272,7 @@ class CoreApiReport:
 
         async def fetch(turn: Turn) -> Mapping[str, Any]:
             response = await self._send("GET", path, params, turn)
-            return self._payload("GET", path, response, not_found=not_found, list_data=list_data)
+            return self._read.payload("GET", path, response, not_found=not_found, list_data=list_data)
 
         key = ("GET", path, tuple(sorted((params or {}).items())))
         return await self._reads.read(key, current_lane(), fetch)
@@ -349,59 +343,10 @@ class CoreApiReport:
         logger.warning("%s %s failed (%s); retrying in %.2fs", method, path, reason, delay)
         await self._sleep(delay)
 
-    def _payload(
-        self,
-        method: Method,
-        path: str,
-        response: httpx.Response,
-        *,
-        not_found: str | None = None,
-        list_data: bool = False,
-    ) -> Mapping[str, Any]:
-        """The JSON envelope of a final response, or the typed error its status means."""
-        status = response.status_code
-        if status in (401, 403):
-            raise AuthFailed(f"Patchworks rejected the API key (HTTP {status}); check PATCHWORKS_API_KEY")
-        if status == 404:
-            raise NotFound(not_found or f"{path} not found in Patchworks")
-        if 400 <= status < 500:
-            message = _message_of(response)
-            detail = f": {self._shown(message)}" if message else ""
-            raise PatchworksError(f"Patchworks refused {method} {path} (HTTP {status}){detail}")
-        if not 200 <= status < 300:
-            self._bad(method, path, response, f"unexpected HTTP {status}")
-        try:
-            payload = response.json()
-        except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
-            self._bad(method, path, response, "a body that is not JSON")
-        if not isinstance(payload, dict):
-            self._bad(method, path, response, "JSON that is not an object")
-        data = payload.get("data")
-        if list_data and not isinstance(data, list):
-            self._bad(method, path, response, "no `data` list")
-        if not list_data and not isinstance(data, dict):
-            self._bad(method, path, response, "no `data` object")
-        return payload
-
-    def _bad(self, method: Method, path: str, response: httpx.Response, what: str) -> NoReturn:
-        snippet = self._shown(response.text) if response.content else ""
-        raise BadResponse(
-            f"Patchworks answered {method} {path} (HTTP {response.status_code}) with {what}: {snippet!r}"
-        )
-
-    def _shown(self, remote: str) -> str:
-        """Remote text as an error message may carry it: the key scrubbed first, then cut short."""
-        return self._scrub(remote[:_SCRUB_CAP])[:_BODY_SNIPPET]
-
-    def _scrub(self, text: str) -> str:
-        # Servers sometimes echo request headers in error pages, whole or in part: never pass the
-        # key, or any 8-character piece of it, on.
-        return self._scrubber(text)
-
     def _unreachable(self, method: Method, path: str, exc: Exception, attempts: int) -> str:
-        return self._scrub(
+        return self._read.scrub(
             f"Patchworks could not be reached for {method} {path} after {attempts} attempts "
-            f"({type(exc).__name__}: {self._shown(str(exc))})"
+            f"({type(exc).__name__}: {self._read.shown(str(exc))})"
         )
 
     @staticmethod
@@ -414,14 +359,3 @@ class CoreApiReport:
 
 def _run_gone(run_id: int) -> str:
     return f"run {run_id} not found in Patchworks (run logs are kept 7 days)"
-
-
-def _message_of(response: httpx.Response) -> str | None:
-    """Patchworks' (Laravel's) `{"message": ...}`, unscrubbed; None when absent."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    message = body.get("message") if isinstance(body, dict) else None
-    # Cut only to the scrub's bound here: the caller scrubs the key, then cuts to what is shown.
-    return message.strip()[:_SCRUB_CAP] if isinstance(message, str) and message.strip() else None
