@@ -42,33 +42,43 @@ status) and the local Slack's call log:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
-import io
 import json
-import multiprocessing
 import os
 import random
 import re
-import socket
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl
+from urllib.parse import parse_qsl
 
-SECRET = "bench-signing-secret"
-SIM_KEY = "bench"
+from _client import buttons, fire, post, recording
+from _harness import (
+    ADMIN,
+    PROBLEM,
+    Bot,
+    Hit,
+    RequestLog,
+    add_baseline,
+    answer_commands,
+    arguments,
+    baseline_tree,
+    blur,
+    child,
+    row,
+    sandbox,
+    settings,
+    simulator,
+    until,
+    until_quiet,
+)
+
 CHANNEL = "C0BUDGET"
-ADMIN = "U0ADA"  # the sandbox's admin, the one user allowed to resync (SYNCBOT_RESYNC_USERS)
 WARM_UP_USER = "U0VIC"
 RPM = 240
 BASELINE_COMMIT = "3619e32"  # the last commit before 41e17fc "One Patchworks budget with lanes"
@@ -87,15 +97,6 @@ LOADING = re.compile(r"\b[Ll]oading\b")
 # How the bot says a listing failed (bot/handlers/commands.py, bot/handlers/_context.py).
 ERROR_ANSWER = re.compile(r"^(Patchworks could not be reached|Something went wrong)")
 
-# `syncbot run` (bot.cli.main), saying which bot package it runs so a wrong import is noticed.
-LAUNCH = """
-import os, sys
-import bot
-print(f"bench-bot {os.path.realpath(bot.__file__)}", file=sys.stderr, flush=True)
-from bot.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-
 
 @dataclass(frozen=True)
 class Shape:
@@ -108,59 +109,15 @@ class Shape:
     new: int = 140  # failed runs added right before the poll the burst meets
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One request the simulator's API got: arrival time (epoch s), method, path, query, status."""
-
-    at: float
-    method: str
-    path: str
-    query: str
-    status: int
-
-
 # -- the sandbox (simulator and local Slack) in a child process ----------------------------------
 
 
-class _RequestLog:
-    """ASGI middleware recording every /api/ request the simulator answers."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.hits: list[Hit] = []
-
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
-    ) -> None:
-        if scope["type"] != "http" or not str(scope["path"]).startswith("/api/"):
-            await self.app(scope, receive, send)
-            return
-        at, status = time.time(), 0
-
-        async def capture(message: MutableMapping[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        await self.app(scope, receive, capture)
-        self.hits.append(Hit(at, scope["method"], scope["path"], scope["query_string"].decode(), status))
-
-
 def _sandbox(window_s: float, per_window: int, shape: Shape, conn: Connection) -> None:
-    import httpx
-
     from blocks.ids import Action, Command
     from bot.patchworks.health import classify
     from bot.patchworks.models import Health, systems_in
-    from syncbot_sandbox.desk import Desk
-    from syncbot_sandbox.serve import BackgroundServer
-    from syncbot_sandbox.simulator import SimulatorConfig, create_app, limits
+    from syncbot_sandbox.simulator import limits
     from syncbot_sandbox.simulator.records import FAILED, RunQuery
-    from syncbot_sandbox.slack_api import create_slack_api
     from syncbot_sandbox.store import DEFAULT_USERS, User, Workspace
 
     # The simulator counts a sliding window of WINDOW_S seconds (60 in the sandbox); the issue's
@@ -170,11 +127,7 @@ def _sandbox(window_s: float, per_window: int, shape: Shape, conn: Connection) -
         User(f"U0BUDGET{i:03d}", f"person{i}", f"Person {i}") for i in range(shape.commands + shape.details)
     ]
     workspace = Workspace(channels={CHANNEL: "bench-budget"}, users=[*DEFAULT_USERS, *people])
-    sim = create_app(
-        SimulatorConfig(
-            seed=3, api_key=SIM_KEY, initial_failures=shape.recent, rate_limit_per_minute=per_window
-        )
-    )
+    sim = simulator(shape.recent, per_window)
     world = sim.state.world
     rng = random.Random(11)
     for _ in range(shape.older):
@@ -193,18 +146,14 @@ def _sandbox(window_s: float, per_window: int, shape: Shape, conn: Connection) -
     flow = next((f for f in flows if not broken & set(f.systems)), flows[0])
     target = world.add_failures(1, flow_id=flow.id, minutes_ago=90, error=NEUTRAL)[0]
 
-    log = _RequestLog(sim)
-    slack = create_slack_api(workspace=workspace)
+    log = RequestLog(sim)
 
-    def buttons(action: str) -> dict[int, tuple[str, str, dict[str, Any]]]:
+    def on_screen(action: str) -> dict[int, tuple[str, str, dict[str, Any]]]:
         """Run id: (message ts, block id, button) of every button with this action in the channel."""
         found = {}
         for message in list(workspace.channel(CHANNEL).messages.values()):
-            for block in message.blocks:
-                for element in block.get("elements", []) if block.get("type") == "actions" else []:
-                    if element.get("action_id") == action:
-                        run = int(json.loads(str(element["value"]))["run"])
-                        found[run] = (message.ts, str(block.get("block_id", "")), element)
+            for block_id, element in buttons(message.blocks, action):
+                found[int(json.loads(str(element["value"]))["run"])] = (message.ts, block_id, element)
         return found
 
     # The digest's buttons as people saw them after the first poll: a later poll may rewrite a
@@ -212,34 +161,23 @@ def _sandbox(window_s: float, per_window: int, shape: Shape, conn: Connection) -
     # the button that was on the screen.
     seen_buttons: dict[str, dict[int, tuple[str, str, dict[str, Any]]]] = {}
 
-    def quiet_for(seconds: float, timeout: float) -> None:
-        """Wait until neither Slack nor Patchworks was called for `seconds`."""
-        deadline, last, since = time.monotonic() + timeout, (-1, -1), time.monotonic()
-        while time.monotonic() < deadline:
-            counts = (len(workspace.calls()), len(log.hits))
-            if counts != last:
-                last, since = counts, time.monotonic()
-            elif time.monotonic() - since >= seconds:
-                return
-            time.sleep(0.05)
+    def digest(timeout: float) -> tuple[list[int], bool]:
+        """Once the digest shows the target, and a quiet moment: the runs of its Details
+        buttons, and whether it shows the target's Resync."""
+        until(lambda: target in on_screen(Action.RESYNC), timeout, 0.1)
+        until_quiet(lambda: (len(workspace.calls()), len(log.hits)), lambda _: 1.5, 20)
+        seen_buttons.update(details=on_screen(Action.DETAILS), resync=on_screen(Action.RESYNC))
+        return sorted(set(seen_buttons["details"]) - {target}), target in seen_buttons["resync"]
 
-    async def build(app_url: str, slack_url: str, specs: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    async def signed(app_url: str, specs: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
         """Signed requests for (kind, user, what): a command's text, or a button's run id."""
-        captured: list[tuple[bytes, dict[str, str]]] = []
-
-        def capture(request: httpx.Request) -> httpx.Response:
-            captured.append((request.content, dict(request.headers)))
-            return httpx.Response(200)
-
-        http = httpx.AsyncClient(transport=httpx.MockTransport(capture))
-        desk = Desk(workspace, app_url, SECRET, slack_url=slack_url, http=http)
-        for kind, user, what in specs:
-            if kind == "command":
-                await desk.command(user, CHANNEL, Command.FAILED_SYNCS, what)
-            else:
-                ts, block_id, element = seen_buttons[kind][int(what)]
-                await desk.send_payload(desk._message_action(user, CHANNEL, ts, block_id, element))
-        await desk.aclose()
+        async with recording(workspace, app_url, box.slack) as (desk, captured):
+            for kind, user, what in specs:
+                if kind == "command":
+                    await desk.command(user, CHANNEL, Command.FAILED_SYNCS, what)
+                else:
+                    ts, block_id, element = seen_buttons[kind][int(what)]
+                    await desk.send_payload(desk._message_action(user, CHANNEL, ts, block_id, element))
         built = []
         for (kind, user, what), (body, headers) in zip(specs, captured, strict=True):
             fields = dict(parse_qsl(body.decode()))
@@ -256,6 +194,27 @@ def _sandbox(window_s: float, per_window: int, shape: Shape, conn: Connection) -
                 }
             )
         return built
+
+    def build(
+        app_url: str, specs: list[tuple[str, str, str]], mark: int | None, timeout: float, delay: float
+    ) -> tuple[float | None, list[dict[str, Any]]]:
+        """Signed requests, built `delay` s after the bot sent a list request after `mark` (a
+        trigger_id lives 3 s), so sent while that poll is in flight; when that request came."""
+        seen = None
+        if mark is not None:
+            seen = until(
+                lambda: next((h.at for h in log.hits[mark:] if h.path.endswith("/flow-runs")), None),
+                timeout,
+                0.005,
+            )
+        if seen is not None:
+            time.sleep(max(0.0, seen + delay - time.time()))
+        return seen, asyncio.run(signed(app_url, specs))
+
+    def inject(count: int) -> int:
+        """New failures now; the request log's length."""
+        world.add_failures(count, error=NEUTRAL)
+        return len(log.hits)
 
     def modals(requests: list[dict[str, Any]]) -> dict[str, tuple[float | None, float | None, bool]]:
         """Per Details click: when its modal first showed the run (the placeholder, one "Loading…"
@@ -300,169 +259,18 @@ def _sandbox(window_s: float, per_window: int, shape: Shape, conn: Connection) -
         opened = [f"{c.error}" for c in workspace.calls("views.open") if c.error]
         return {"answers": answers, "modals": modals(requests), "open_errors": opened}
 
-    with BackgroundServer(log) as sim_server, BackgroundServer(slack) as slack_server:
-        workspace.base_url = slack_server.url
-        conn.send((f"{sim_server.url}/api/v1", slack_server.url, target))
-        while True:
-            command, *args = conn.recv()
-            if command == "stop":
-                break
-            if command == "digest":  # (timeout,): the digest shows the target; then a quiet moment
-                deadline = time.monotonic() + args[0]
-                while target not in buttons(Action.RESYNC) and time.monotonic() < deadline:
-                    time.sleep(0.1)
-                quiet_for(1.5, 20)
-                seen_buttons.update(details=buttons(Action.DETAILS), resync=buttons(Action.RESYNC))
-                shown = target in seen_buttons["resync"]
-                conn.send((sorted(set(seen_buttons["details"]) - {target}), shown))
-            elif command == "build":  # (app_url, specs, mark, timeout, delay): signed requests
-                # Built `delay` s after the bot sent a list request after `mark` (a trigger_id lives
-                # 3 s), so sent while that poll is in flight: (when that request came or None, requests).
-                app_url, specs, mark, timeout, delay = args
-                deadline, seen = time.monotonic() + timeout, None
-                while mark is not None and seen is None and time.monotonic() < deadline:
-                    seen = next((h.at for h in log.hits[mark:] if h.path.endswith("/flow-runs")), None)
-                    time.sleep(0.005)
-                if seen is not None:
-                    time.sleep(max(0.0, seen + delay - time.time()))
-                conn.send((seen, asyncio.run(build(app_url, slack_server.url, specs))))
-            elif command == "inject":  # (count,): new failures now; the request log's length
-                world.add_failures(args[0], error=NEUTRAL)
-                conn.send(len(log.hits))
-            elif command == "observe":  # (t0, requests, cap)
-                conn.send(observe(*args))
-            elif command == "log":
-                conn.send(list(log.hits))
-
-
-# -- one `syncbot run` -----------------------------------------------------------------------------
-
-
-@dataclass
-class Bot:
-    """A `syncbot run` process: today's (src None, the installed package) or an older tree."""
-
-    label: str
-    src: Path | None
-    port: int = 0
-    popen: subprocess.Popen[bytes] | None = None
-    stderr: Path | None = None
-
-    def start(self, tmp: Path, sim_url: str, slack_url: str) -> None:
-        from syncbot_sandbox.slack_api import DEFAULT_TOKEN
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("SLACK_", "SYNCBOT_", "PATCHWORKS_"))
-            and key not in ("DATABASE_URL", "PYTHONPATH", "LOG_LEVEL", "PORT")
-        }
-        name = "baseline" if self.src else "syncbot"
-        env.update(
-            SLACK_BOT_TOKEN=DEFAULT_TOKEN,
-            SLACK_SIGNING_SECRET=SECRET,
-            SLACK_API_URL=f"{slack_url}/api/",
-            SYNCBOT_CHANNEL=CHANNEL,
-            SYNCBOT_RESYNC_USERS=ADMIN,
-            SYNCBOT_POLL_SECONDS=str(POLL_SECONDS),
-            SYNCBOT_LOOKBACK_HOURS="48",
-            PATCHWORKS_API_URL=sim_url,
-            PATCHWORKS_API_KEY=SIM_KEY,
-            PATCHWORKS_REQUESTS_PER_MINUTE=str(RPM),
-            DATABASE_URL=f"sqlite+aiosqlite:///{tmp / (name + '.db')}",
-            PORT=str(self.port),
-            LOG_LEVEL="INFO",
+    with sandbox(log, workspace=workspace) as box:
+        conn.send((box.sims[0], box.slack, target))
+        answer_commands(
+            conn,
+            {
+                "digest": digest,
+                "build": build,
+                "inject": inject,
+                "observe": observe,
+                "log": lambda: list(log.hits),
+            },
         )
-        if self.src is not None:
-            env["PYTHONPATH"] = str(self.src)  # before the editable install of today's bot
-        self.stderr = tmp / f"{name}.log"
-        with self.stderr.open("wb") as log:
-            self.popen = subprocess.Popen(
-                [sys.executable, "-c", LAUNCH, "run"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-                cwd=self.src or tmp,
-            )
-
-    def wait_ready(self) -> None:
-        assert self.popen is not None
-        assert self.stderr is not None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                raise RuntimeError(f"{self.label} exited:\n{self.stderr.read_text()}")
-            if asyncio.run(_burst(self.port, [_get(self.port, "/healthz")]))[0][1] in (200, 503):
-                runs = re.search(r"bench-bot (\S+)", self.stderr.read_text())
-                root = self.src or Path(__file__).parent.parent
-                expected = os.path.realpath(root / "bot" / "__init__.py")
-                if runs is None or runs.group(1) != expected:
-                    raise RuntimeError(f"{self.label} runs {runs and runs.group(1)}, not {expected}")
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.label} did not answer /healthz")
-
-    def problems(self) -> list[str]:
-        """Warnings and errors the bot logged (one line each, first line of a traceback)."""
-        assert self.stderr is not None
-        lines = self.stderr.read_text(errors="replace").splitlines()
-        return [line for line in lines if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line)]
-
-    def stop(self) -> None:
-        if self.popen is not None and self.popen.poll() is None:
-            self.popen.terminate()
-            self.popen.wait(30)
-
-
-def _baseline_tree(commit: str, into: Path) -> Path:
-    """The repository at `commit`, extracted (git archive): nothing in the work tree changes."""
-    root = Path(__file__).resolve().parent.parent
-    tar = subprocess.run(["git", "-C", str(root), "archive", commit], capture_output=True, check=True)
-    with tarfile.open(fileobj=io.BytesIO(tar.stdout)) as archive:
-        archive.extractall(into, filter="data")
-    return into
-
-
-# -- the client ----------------------------------------------------------------------------------
-
-
-def _post(port: int, body: bytes, headers: dict[str, str]) -> bytes:
-    lines = [b"POST /slack/events HTTP/1.1", b"host: 127.0.0.1:%d" % port]
-    for name in ("content-type", "x-slack-request-timestamp", "x-slack-signature"):
-        lines.append(f"{name}: {headers[name]}".encode())
-    lines += [b"content-length: %d" % len(body), b"connection: close", b"", b""]
-    return b"\r\n".join(lines) + body
-
-
-def _get(port: int, path: str) -> bytes:
-    return b"GET %s HTTP/1.1\r\nhost: 127.0.0.1:%d\r\nconnection: close\r\n\r\n" % (path.encode(), port)
-
-
-async def _one(port: int, request: bytes) -> tuple[float, int]:
-    """Send one request on its own connection; (epoch seconds when sent, HTTP status or 0)."""
-    sent = time.time()
-    try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(request)
-        answer = await reader.read()  # to the end: every request says connection: close
-        writer.close()
-    except OSError:
-        return sent, 0
-    return sent, int(answer[9:12]) if answer.startswith(b"HTTP/1.1 ") else 0
-
-
-async def _burst(port: int, requests: Sequence[bytes]) -> list[tuple[float, int]]:
-    return await asyncio.gather(*(_one(port, request) for request in requests))
-
-
-def _answer(conn: Connection, timeout: float = 120) -> Any:
-    """What the sandbox sends back; an error, not a hang, when it died or stopped answering."""
-    if not conn.poll(timeout):
-        raise RuntimeError("the sandbox process stopped answering (see above)")
-    return conn.recv()
 
 
 # -- one measured burst ----------------------------------------------------------------------------
@@ -507,7 +315,7 @@ def _kind(hit: Hit, t0: float) -> str:
     if hit.method == "POST":
         return "retry"
     if hit.path.endswith("/flow-runs"):
-        after = parse_qs(hit.query).get("filter[started_after]", ["0"])[0]
+        after = hit.query.get("filter[started_after]", ["0"])[0]
         return "list, 15-day" if int(after) / 1000 < t0 - FAR_BACK_S else "list, poll or health"
     if hit.path.endswith("/flow-run-logs"):
         return "run logs"
@@ -518,30 +326,33 @@ def measure(
     label: str, src: Path | None, window_s: float, per_window: int, shape: Shape, after_poll: float
 ) -> Figures:
     """Start a sandbox and the bot, fire the burst while a poll is in flight, and measure."""
-    sandbox, sandbox_end = multiprocessing.Pipe()
-    process = multiprocessing.Process(
-        target=_sandbox, args=(window_s, per_window, shape, sandbox_end), daemon=True
-    )
-    process.start()
-    sim_url, slack_url, target = _answer(sandbox)
-    bot = Bot(label, src)
-    with tempfile.TemporaryDirectory() as tmp:
+    with child(_sandbox, window_s, per_window, shape) as box, tempfile.TemporaryDirectory() as tmp:
+        sim_url, slack_url, target = box.answer()
+        name = "baseline" if src else "syncbot"
+        env = settings(
+            CHANNEL,
+            sim_url,
+            slack_url,
+            RPM,
+            Path(tmp) / f"{name}.db",
+            SYNCBOT_RESYNC_USERS=ADMIN,
+            SYNCBOT_POLL_SECONDS=str(POLL_SECONDS),
+            SYNCBOT_LOOKBACK_HOURS="48",
+            LOG_LEVEL="INFO",
+        )
+        bot = Bot(label, env, Path(tmp) / f"{name}.log", src=src)
         try:
-            bot.start(Path(tmp), sim_url, slack_url)
+            bot.start()
             bot.wait_ready()
-            app_url = f"http://127.0.0.1:{bot.port}/slack/events"
-            sandbox.send(("digest", 60))
-            entries, target_shown = _answer(sandbox)
+            entries, target_shown = box.ask("digest", 60)
             if not target_shown:
                 raise RuntimeError(f"{label}: the digest shows no Resync button for run {target}")
             if len(entries) < shape.details:
                 raise RuntimeError(f"{label}: the digest shows {len(entries)} entries, not {shape.details}")
             # Warm-up, not measured: Bolt's first request calls auth.test.
-            sandbox.send(("build", app_url, [("command", WARM_UP_USER, "help")], None, 0, 0))
-            _, warm = _answer(sandbox)
-            asyncio.run(_burst(bot.port, [_post(bot.port, warm[0]["body"], warm[0]["headers"])]))
-            sandbox.send(("inject", shape.new))
-            mark = _answer(sandbox)
+            _, warm = box.ask("build", bot.events_url, [("command", WARM_UP_USER, "help")], None, 0, 0)
+            fire(bot.port, [post(bot.port, warm[0]["body"], warm[0]["headers"])])
+            mark = box.ask("inject", shape.new)
             specs = [("command", f"U0BUDGET{i:03d}", "15d") for i in range(shape.commands)]
             specs += [
                 ("details", f"U0BUDGET{shape.commands + i:03d}", str(run))
@@ -549,42 +360,33 @@ def measure(
             ]
             specs.append(("resync", ADMIN, str(target)))
             random.Random(5).shuffle(specs)  # the click lands somewhere inside the burst
-            sandbox.send(("build", app_url, specs, mark, POLL_SECONDS + 30, after_poll))
-            poll_started, built = _answer(sandbox)
+            poll_started, built = box.ask("build", bot.events_url, specs, mark, POLL_SECONDS + 30, after_poll)
             if poll_started is None:
                 raise RuntimeError(f"{label}: no poll after the new failures")
-            sent = asyncio.run(_burst(bot.port, [_post(bot.port, r["body"], r["headers"]) for r in built]))
-            t0 = min(at for at, _ in sent)
-            sandbox.send(
-                ("observe", t0, [{k: v for k, v in r.items() if k != "body"} for r in built], COST_CAP)
-            )
-            seen = _answer(sandbox, COST_CAP + 60)
-            sandbox.send(("log",))
-            hits: list[Hit] = _answer(sandbox)
+            sent = fire(bot.port, [post(bot.port, r["body"], r["headers"]) for r in built])
+            t0 = min(ack.sent for ack in sent)
+            unsigned = [{k: v for k, v in r.items() if k != "body"} for r in built]
+            seen = box.ask("observe", t0, unsigned, COST_CAP, timeout=COST_CAP + 60)
+            hits: list[Hit] = box.ask("log")
         except RuntimeError:
-            if bot.stderr is not None and bot.stderr.exists():
-                lines = bot.stderr.read_text(errors="replace").splitlines()
+            if bot.log.exists():
+                lines = bot.text().splitlines()
                 errors = [line for line in lines if re.search(r"\b(ERROR|CRITICAL)\b", line)][:10]
                 print(f"{label} logged:", *errors, "...", *lines[-15:], sep="\n", file=sys.stderr)
             raise
         finally:
             bot.stop()
-            with contextlib.suppress(OSError):
-                sandbox.send(("stop",))
-            process.join(10)
-        figures = Figures(label, shape.commands, shape.details, problems=bot.problems())
+        problems = [line for line in bot.text().splitlines() if PROBLEM.search(line)]
+        figures = Figures(label, shape.commands, shape.details, problems=problems)
     figures.after_poll = t0 - poll_started
     figures.observed = max([h.at for h in hits] + [time.time()]) - t0
-    for _, status in sent:
-        figures.acks[status] = figures.acks.get(status, 0) + 1
+    for ack in sent:
+        figures.acks[ack.status] = figures.acks.get(ack.status, 0) + 1
     figures.click_place = next(i for i, r in enumerate(built, 1) if r["kind"] == "resync")
-    click = sent[figures.click_place - 1][0]
-    retry_path = f"/flow-runs/{target}/retry"
-    retries = [h.at for h in hits if h.method == "POST" and h.path.endswith(retry_path) and h.status != 429]
+    click = sent[figures.click_place - 1].sent
+    retries = [h.at for h in hits if h.retried_run == target and h.status != 429]
     figures.click_to_retry = retries[0] - click if retries else None
-    reads = [
-        h.at for h in hits if h.at >= click and h.method == "GET" and h.path.endswith(f"/flow-runs/{target}")
-    ]
+    reads = [h.at for h in hits if h.at >= click and h.one_run == target]
     figures.click_to_read = reads[0] - click if reads else None
     answers: dict[str, tuple[float, str]] = seen["answers"]
     for request in built:
@@ -699,9 +501,10 @@ def report(ours: Figures, base: Figures | None, args: Any, shape: Shape) -> None
             "one queue for everything) and every /failed-syncs read from Patchworks' report"
         )
     print()
-    print(f"{'':<44} {'syncbot':>10} {'baseline':>10} {'ratio':>7} {'target':>8}")
-    for name, value, baseline, ratio, target in rows:
-        print(f"{name:<44} {value:>10} {baseline:>10} {ratio:>7} {target:>8}")
+    widths = (-44, 10, 10, 7, 8)
+    print(row(widths, "", "syncbot", "baseline", "ratio", "target"))
+    for cells in rows:
+        print(row(widths, *cells))
     print()
     for figures in (ours, base):
         if figures is None:
@@ -736,10 +539,8 @@ def report(ours: Figures, base: Figures | None, args: Any, shape: Shape) -> None
         if figures.open_errors:
             print(f"  views.open failed: {sorted(set(figures.open_errors))}")
         if figures.problems:
-            # One line per kind of message (time stamp dropped, numbers blurred), the first five.
-            messages = list(
-                dict.fromkeys(re.sub(r"\d+", "N", line.split(" ", 2)[-1])[:160] for line in figures.problems)
-            )
+            # One line per kind of message, the first five.
+            messages = list(dict.fromkeys(blur(line) for line in figures.problems))
             print(f"  {len(figures.problems)} warning/error line(s) logged, {len(messages)} kind(s):")
             for line in messages[:5]:
                 print(f"    {line}")
@@ -751,12 +552,11 @@ def report(ours: Figures, base: Figures | None, args: Any, shape: Shape) -> None
 
 def main() -> None:
     """Measure the burst against today's bot and the baseline; print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument(
         "--window", type=float, default=10, help="the simulator's sliding window in seconds (10 or 60)"
     )
-    parser.add_argument("--baseline", default=BASELINE_COMMIT, help="the commit run as the baseline")
-    parser.add_argument("--no-baseline", action="store_true", help="measure today's bot only")
+    add_baseline(parser, BASELINE_COMMIT, "measure today's bot only")
     parser.add_argument("--quick", action="store_true", help="10 commands and 3 Details, no baseline")
     parser.add_argument(
         "--new", type=int, default=Shape.new, help="failed runs added right before the poll the burst meets"
@@ -776,14 +576,9 @@ def main() -> None:
     ours = measure("syncbot (today)", None, args.window, args.per_window, shape, args.after_poll)
     base = None
     if not (args.quick or args.no_baseline):
-        with tempfile.TemporaryDirectory() as tree:
-            try:
-                src = _baseline_tree(args.baseline, Path(tree))
-            except (OSError, subprocess.CalledProcessError) as exc:
-                sys.exit(f"the baseline {args.baseline} cannot be extracted (a shallow clone?): {exc}")
-            base = measure(
-                f"baseline ({args.baseline})", src, args.window, args.per_window, shape, args.after_poll
-            )
+        with baseline_tree(args.baseline) as src:
+            label = f"baseline ({args.baseline})"
+            base = measure(label, src, args.window, args.per_window, shape, args.after_poll)
     report(ours, base, args, shape)
 
 

@@ -37,7 +37,6 @@ The bench exits 1 when a target is missed and says which: retries/s over the run
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import dataclasses
@@ -46,28 +45,40 @@ import math
 import os
 import re
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+
+from _client import signing_desk
+from _harness import (
+    ADMIN,
+    PROBLEM,
+    SIM_KEY,
+    Bot,
+    Hit,
+    RequestLog,
+    arguments,
+    blur,
+    memory,
+    row,
+    sandbox,
+    serving,
+    settings,
+    simulator,
+    wait_for,
+)
 
 if TYPE_CHECKING:
-    from syncbot_sandbox.serve import BackgroundServer
     from syncbot_sandbox.simulator import World
     from syncbot_sandbox.store import Workspace
 
-SECRET = "bench-signing-secret"
-SIM_KEY = "bench"
 CHANNEL = "C0BULK"
-ADMIN = "U0ADA"  # the sandbox's admin, the one user allowed to resync (SYNCBOT_RESYNC_USERS)
 RPM = 240
 FLOW = 101  # an enabled flow of the simulator
 ERROR = "NetSuite: 503 Service Unavailable"  # a reason that allows a resync
@@ -78,9 +89,6 @@ RSS_EVERY_S = 0.5
 NAIVE_RUNS = 150  # more than one window's worth (234 requests / 2 per run), so the pacer binds
 SIM_WINDOW_S = 60.0  # the simulator's sliding window (syncbot_sandbox.simulator.limits)
 LIST_PAGE = 100  # runs per page of the failed-run report
-RETRY = re.compile(r"^/api/v1/flow-runs/(\d+)/retry$")
-ONE_RUN = re.compile(r"^/api/v1/flow-runs/(\d+)$")
-LIST = "/api/v1/flow-runs"
 
 
 def _say(text: str) -> None:
@@ -88,74 +96,9 @@ def _say(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-# -- the simulator's request log -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One /api/ request the simulator got: arrival and answer times (epoch s), what, the status."""
-
-    at: float
-    done: float
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    status: int
-
-    @property
-    def retried_run(self) -> int | None:
-        """The run a POST …/retry asked to retry."""
-        match = RETRY.match(self.path) if self.method == "POST" else None
-        return int(match.group(1)) if match else None
-
-    @property
-    def is_retry(self) -> bool:
-        """A retry Patchworks performed (answered 200)."""
-        return self.retried_run is not None and self.status == 200
-
-    @property
-    def is_job_scan(self) -> bool:
-        """A list read bounded on both sides: a bulk job's re-check (polls give no upper bound)."""
-        return self.method == "GET" and self.path == LIST and "filter[started_before]" in self.query
-
-    @property
-    def one_run(self) -> int | None:
-        """The run a GET /flow-runs/{id} read."""
-        match = ONE_RUN.match(self.path) if self.method == "GET" else None
-        return int(match.group(1)) if match else None
-
-
-class RequestLog:
-    """ASGI middleware recording every /api/ request the simulator answers."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.hits: list[Hit] = []
-
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
-    ) -> None:
-        if scope["type"] != "http" or not str(scope["path"]).startswith("/api/"):
-            await self.app(scope, receive, send)
-            return
-        at, status = time.time(), 0
-
-        async def capture(message: MutableMapping[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        await self.app(scope, receive, capture)
-        query = parse_qs(scope["query_string"].decode())
-        self.hits.append(Hit(at, time.time(), scope["method"], scope["path"], query, status))
-
-    def snapshot(self) -> list[Hit]:
-        """The hits so far (appended from the server's thread), in arrival order."""
-        return sorted(list(self.hits), key=lambda hit: hit.at)
+def _job_scan(hit: Hit) -> bool:
+    """A list read bounded on both sides: a bulk job's re-check (polls give no upper bound)."""
+    return hit.is_list and "filter[started_before]" in hit.query
 
 
 @dataclass
@@ -168,90 +111,34 @@ class Simulator:
 
 
 @contextlib.contextmanager
-def simulator(seed: int) -> Iterator[Simulator]:
+def _simulator(seed: int) -> Iterator[Simulator]:
     """A simulator with no failures of its own: 240/min, LATENCY_S per answer, retries end in 2 s."""
-    from syncbot_sandbox.serve import BackgroundServer
-    from syncbot_sandbox.simulator import SimulatorConfig, create_app
-
-    config = SimulatorConfig(
-        seed=seed, api_key=SIM_KEY, initial_failures=0, rate_limit_per_minute=RPM, latency_s=LATENCY_S
-    )
-    app = create_app(config)
+    app = simulator(0, RPM, seed=seed, latency_s=LATENCY_S)
     log = RequestLog(app)
-    server: BackgroundServer
-    with BackgroundServer(log) as server:
-        yield Simulator(world=app.state.world, log=log, url=f"{server.url}/api/v1")
+    with serving(log) as (url,):
+        yield Simulator(world=app.state.world, log=log, url=f"{url}/api/v1")
 
 
 # -- `syncbot run` --------------------------------------------------------------------------------
 
 
 @dataclass
-class Bot:
-    """One `syncbot run` process, its log, and its RSS sampled every RSS_EVERY_S."""
+class SampledBot(Bot):
+    """One `syncbot run` process, and its RSS sampled every RSS_EVERY_S."""
 
-    label: str
-    env: dict[str, str]
-    log: Path
-    port: int = 0
-    process: subprocess.Popen[bytes] | None = None
-    started_at: float = 0.0
     exited_at: float | None = None
     rss: list[tuple[float, int]] = field(default_factory=list)  # (epoch s, KiB)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
     def start(self) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("SLACK_", "SYNCBOT_", "PATCHWORKS_"))
-            and key not in ("DATABASE_URL", "LOG_LEVEL", "PORT")
-        }
-        env.update(self.env, PORT=str(self.port))
-        self.started_at = time.time()
-        with self.log.open("wb") as stderr:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                cwd=self.log.parent,
-            )
+        super().start()
         threading.Thread(target=self._sample, name=f"rss-{self.label}", daemon=True).start()
 
     def _sample(self) -> None:
         assert self.process is not None
-        status = Path(f"/proc/{self.process.pid}/status")
         while self.process.poll() is None:
-            with contextlib.suppress(OSError):
-                for line in status.read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        self.rss.append((time.time(), int(line.split()[1])))
-                        break
+            with contextlib.suppress(OSError, KeyError):  # KeyError: it has just exited
+                self.rss.append((time.time(), memory(self.process.pid)["VmRSS"]))
             time.sleep(RSS_EVERY_S)
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        import httpx
-
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.label} exited:\n{self.text()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                httpx.get(f"{self.url}/healthz", timeout=1)
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.label} did not answer /healthz")
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
 
     def wait_exit(self, timeout: float) -> int | None:
         """The exit code once the process ends (within `timeout`), else None."""
@@ -266,23 +153,16 @@ class Bot:
         return None
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(40)
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait(10)
+        super().stop()
         if self.exited_at is None:
             self.exited_at = time.time()
 
     def problems(self) -> list[str]:
         """Warnings and errors it logged, counted by their message with numbers blanked."""
-        found: Counter[str] = Counter()
-        for line in self.text().splitlines():
-            if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line) or line.startswith("Traceback"):
-                message = re.sub(r"^\d{4}-\d\d-\d\d [\d:,]+ ", "", line)  # the timestamp
-                found[re.sub(r"\d+", "N", message)[:160]] += 1
+        lines = [
+            line for line in self.text().splitlines() if PROBLEM.search(line) or line.startswith("Traceback")
+        ]
+        found = Counter(blur(line) for line in lines)
         return [f"{count} x {line}" for line, count in found.most_common(8)]
 
     def rss_at(self, moment: float) -> int | None:
@@ -295,25 +175,21 @@ class Bot:
         return max(inside) if inside else None
 
 
-def bot_env(tmp: Path, sim_url: str, slack_url: str, crash_after: int | None) -> dict[str, str]:
-    from syncbot_sandbox.slack_api import DEFAULT_TOKEN
-
-    env = {
-        "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": f"{slack_url}/api/",
-        "SYNCBOT_CHANNEL": CHANNEL,
-        "SYNCBOT_RESYNC_USERS": ADMIN,
-        "PATCHWORKS_API_URL": sim_url,
-        "PATCHWORKS_API_KEY": SIM_KEY,
-        "PATCHWORKS_REQUESTS_PER_MINUTE": str(RPM),
-        "PATCHWORKS_TIMEOUT_SECONDS": str(TIMEOUT_S),
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'syncbot.db'}",
-        "LOG_LEVEL": "INFO",
-    }
+def _bot(name: str, tmp: Path, sim_url: str, slack_url: str, crash_after: int | None) -> SampledBot:
+    """The `name` process on the job's database; the first kills itself at the `crash_after`-th retry."""
+    env = settings(
+        CHANNEL,
+        sim_url,
+        slack_url,
+        RPM,
+        tmp / "syncbot.db",
+        SYNCBOT_RESYNC_USERS=ADMIN,
+        PATCHWORKS_TIMEOUT_SECONDS=str(TIMEOUT_S),
+        LOG_LEVEL="INFO",
+    )
     if crash_after is not None:
         env.update(SYNCBOT_CRASH_AT="resync_answered", SYNCBOT_CRASH_AFTER=str(crash_after))
-    return env
+    return SampledBot(f"{name} process", env, tmp / f"{name}.log")
 
 
 # -- the naive baseline -------------------------------------------------------------------------
@@ -373,17 +249,6 @@ async def naive(sim: Simulator, runs: int, window: float) -> Naive:
 # -- the person at Slack ----------------------------------------------------------------------------
 
 
-async def wait_for(what: str, check: Callable[[], Any], within: float, step: float = 0.05) -> Any:
-    """What `check` gives once it gives something truthy; RuntimeError after `within` seconds."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        await asyncio.sleep(step)
-    raise RuntimeError(f"timed out after {within:.0f}s waiting for {what}")
-
-
 def _ephemerals(workspace: Workspace) -> list[Any]:
     return list(workspace.ephemerals.get((CHANNEL, ADMIN), []))
 
@@ -391,9 +256,8 @@ def _ephemerals(workspace: Workspace) -> list[Any]:
 async def start_job(workspace: Workspace, bot: Bot, slack_url: str, runs: int) -> tuple[str, float]:
     """`/failed-syncs 1d`, "Resync all N…", submit the filled confirmation; its submit text and when."""
     from blocks.ids import Action, Command
-    from syncbot_sandbox.desk import Desk
 
-    desk = Desk(workspace, f"{bot.url}/slack/events", SECRET, slack_url=slack_url)
+    desk = signing_desk(workspace, bot.events_url, slack_url)
     try:
         before = len(_ephemerals(workspace))
         response = await desk.command(ADMIN, CHANNEL, Command.FAILED_SYNCS, "1d")
@@ -467,8 +331,8 @@ class Run:
     hits: list[Hit]
     retry_calls: list[tuple[int, int]]
     slack_calls: list[tuple[float, str]]  # (epoch s, Web API method or "response_url")
-    first: Bot
-    second: Bot
+    first: SampledBot
+    second: SampledBot
     submitted_at: float
     submit_text: str
     summary: str | None
@@ -500,7 +364,7 @@ class Phase:
         return count / window, count
 
 
-def _rss_growth(bot: Bot, phase: Phase) -> tuple[int | None, int | None]:
+def _rss_growth(bot: SampledBot, phase: Phase) -> tuple[int | None, int | None]:
     """RSS when the process took the job up, and its peak while working it (KiB)."""
     return bot.rss_at(phase.start), bot.peak_between(phase.start, phase.end)
 
@@ -512,7 +376,7 @@ def report(run: Run, base: Naive) -> bool:
     kill = run.first.exited_at
     hits = [hit for hit in run.hits if hit.at >= run.submitted_at]
     retries = [hit for hit in hits if hit.is_retry]
-    job = [hit for hit in hits if hit.retried_run is not None or hit.is_job_scan]
+    job = [hit for hit in hits if hit.retried_run is not None or _job_scan(hit)]
     first_start = next((hit.at for hit in job), run.submitted_at)
     second_start = next((hit.at for hit in job if hit.at >= run.second.started_at), math.nan)
     end = retries[-1].done if retries else math.nan
@@ -530,15 +394,15 @@ def report(run: Run, base: Naive) -> bool:
     steady1, count1 = one.window_rate(window, 1)
     steady2, count2 = two.window_rate(window, 1)
     in_first = [hit for hit in hits if first_start <= hit.at < first_start + window]
-    scans_first = sum(1 for hit in in_first if hit.is_job_scan)
+    scans_first = sum(1 for hit in in_first if _job_scan(hit))
     others_first = len(in_first) - sum(1 for hit in in_first if hit.is_retry) - scans_first
     before_job = sum(1 for hit in run.hits if first_start - window <= hit.at < first_start)
 
     # Every request from submitting to the summary, by kind.
     during = [hit for hit in hits if hit.at <= run.finished_at]
     retry_ids = {new for _, new in run.retry_calls}
-    scans = sum(1 for hit in during if hit.is_job_scan)
-    polls = sum(1 for hit in during if hit.method == "GET" and hit.path == LIST and not hit.is_job_scan)
+    scans = sum(1 for hit in during if _job_scan(hit))
+    polls = sum(1 for hit in during if hit.is_list and not _job_scan(hit))
     originals = sum(1 for hit in during if hit.one_run is not None and hit.one_run not in retry_ids)
     follow_ups = sum(1 for hit in during if hit.one_run is not None and hit.one_run in retry_ids)
     refused = sum(1 for hit in during if hit.retried_run is not None and hit.status == 429)
@@ -600,22 +464,22 @@ def report(run: Run, base: Naive) -> bool:
     ):
         print(f"  {label:<32} {at - first_start:6.1f}  {note}")
     print()
-    width = 54
-    print(f"{'figure':<{width}} {'job':>8} {'naive':>8} {'job/naive':>10}")
+    widths = (-54, 8, 8, 10)
+    print(row(widths, "figure", "job", "naive", "job/naive"))
 
-    def row(label: str, ours: float, theirs: float, digits: int = 2) -> None:
-        print(f"{label:<{width}} {_f(ours, digits):>8} {_f(theirs, digits):>8} {_ratio(ours, theirs):>10}")
+    def compared(label: str, ours: float, theirs: float, digits: int = 2) -> None:
+        print(row(widths, label, _f(ours, digits), _f(theirs, digits), _ratio(ours, theirs)))
 
-    row("retries/s, first pacer window (starts ~empty)", first_rate, naive_rate)
-    row("retries/s, second window of the first process", steady1, naive_rate)
-    row("retries/s, second window of the second process", steady2, naive_rate)
-    row(f"retries/s, running time ({one.seconds:.0f} s + {two.seconds:.0f} s)", running, naive_rate)
-    row(f"retries/s, wall time, restart included ({end - first_start:.0f} s)", wall, naive_rate)
-    row(f"retries/s unpaced (first {early} / first {naive_early})", job_fast, naive_fast, 1)
+    compared("retries/s, first pacer window (starts ~empty)", first_rate, naive_rate)
+    compared("retries/s, second window of the first process", steady1, naive_rate)
+    compared("retries/s, second window of the second process", steady2, naive_rate)
+    compared(f"retries/s, running time ({one.seconds:.0f} s + {two.seconds:.0f} s)", running, naive_rate)
+    compared(f"retries/s, wall time, restart included ({end - first_start:.0f} s)", wall, naive_rate)
+    compared(f"retries/s unpaced (first {early} / first {naive_early})", job_fast, naive_fast, 1)
     job_reads = 100 * scans / total if total else math.nan
     naive_reads = 100 * (base.requests - len(base.retries)) / len(base.retries) if base.retries else math.nan
-    row("Patchworks reads per 100 retries (the job's own)", job_reads, naive_reads, 1)
-    print(f"{'429 answers':<{width}} {len(limited):>8} {base.limited:>8}")
+    compared("Patchworks reads per 100 retries (the job's own)", job_reads, naive_reads, 1)
+    print(row(widths, "429 answers", len(limited), base.limited))
     held = "held back by the pacer after that" if base.blocked else "never held back: no budget-bound rate"
     print(
         f"  naive: {len(base.retries)} runs in its first {window} s window, {base.requests} requests "
@@ -716,25 +580,21 @@ def report(run: Run, base: Naive) -> bool:
 
 async def bench(runs: int, crash_after: int, naive_runs: int, tmp: Path, dump: Path | None) -> bool:
     from bot.patchworks._pacer import WINDOW_SECONDS, bulk_reserve, default_reserve
-    from syncbot_sandbox.serve import BackgroundServer
-    from syncbot_sandbox.slack_api import create_slack_api
     from syncbot_sandbox.store import Workspace
 
     window = WINDOW_SECONDS
     ceiling = RPM - bulk_reserve(RPM, default_reserve(RPM))
 
     _say(f"naive baseline: GET then POST per run, {naive_runs} runs, for one {window} s window")
-    with simulator(seed=5) as other:
+    with _simulator(seed=5) as other:
         base = await naive(other, naive_runs, window)
     _say(f"naive: {len(base.retries)} retries in the window")
 
     workspace = Workspace(channels={CHANNEL: "bench-bulk"})
-    slack = create_slack_api(workspace=workspace)
-    with simulator(seed=3) as sim, BackgroundServer(slack) as slack_server:
-        workspace.base_url = slack_server.url
+    with _simulator(seed=3) as sim, sandbox(workspace=workspace) as box:
         originals = sim.world.add_failures(runs, flow_id=FLOW, minutes_ago=MINUTES_AGO, error=ERROR)
-        first = Bot("first process", bot_env(tmp, sim.url, slack_server.url, crash_after), tmp / "first.log")
-        second = Bot("second process", bot_env(tmp, sim.url, slack_server.url, None), tmp / "second.log")
+        first = _bot("first", tmp, sim.url, box.slack, crash_after)
+        second = _bot("second", tmp, sim.url, box.slack, None)
         try:
             first.start()
             first.wait_ready()
@@ -742,7 +602,7 @@ async def bench(runs: int, crash_after: int, naive_runs: int, tmp: Path, dump: P
             await wait_for(
                 "the first poll", lambda: re.search(r"poll: \d+ failed runs seen", first.text()), 120, 0.2
             )
-            submit_text, submitted_at = await start_job(workspace, first, slack_server.url, runs)
+            submit_text, submitted_at = await start_job(workspace, first, box.slack, runs)
             _say(f"submitted {submit_text!r}; waiting for the kill at the {crash_after}th answered retry")
             code = await asyncio.to_thread(first.wait_exit, 900)
             if code is None:
@@ -791,7 +651,7 @@ async def bench(runs: int, crash_after: int, naive_runs: int, tmp: Path, dump: P
     return report(result, base)
 
 
-def _dump(into: Path, hits: list[Hit], *bots: Bot) -> None:
+def _dump(into: Path, hits: list[Hit], *bots: SampledBot) -> None:
     """The simulator's request log (JSON lines) and the bots' logs, for a closer look."""
     into.mkdir(parents=True, exist_ok=True)
     with (into / "requests.jsonl").open("w") as out:
@@ -804,7 +664,7 @@ def _dump(into: Path, hits: list[Hit], *bots: Bot) -> None:
 
 def main() -> None:
     """Run the bench; exit 1 when a target is missed."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument("--runs", type=int, default=1000, help="failed runs to resync")
     parser.add_argument("--kill-at", type=int, default=None, help="answered retry to SIGKILL at (N/2)")
     parser.add_argument("--naive-runs", type=int, default=NAIVE_RUNS, help="runs the naive baseline may do")

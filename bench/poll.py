@@ -30,34 +30,45 @@ Slack in a child process, so only the bot is measured.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
-import io
 import json
 import math
-import multiprocessing
 import os
 import random
 import resource
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import tracemalloc
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from _harness import (
+    PRINT_PEAK_KIB,
+    PROBLEM,
+    SAY_BOT,
+    RequestLog,
+    add_baseline,
+    answer_commands,
+    arguments,
+    baseline_tree,
+    check_bot,
+    child,
+    clean_environ,
+    int_list,
+    row,
+    sandbox,
+    settings,
+    simulator,
+)
+
 BASELINE_COMMIT = "5747fb0"  # "Bulk jobs keep a few retries in flight…", the last before causes
 CHANNEL = "C0SYNCBOT"
-SIM_KEY = "bench"
 OUTAGE_RPM = 10_000  # PATCHWORKS_REQUESTS_PER_MINUTE for the outage: pacing out of the way
-LIST = "/api/v1/flow-runs"
 # (flow id, share of a poll's failures, error): three causes, ids varying from run to run.
 CAUSES: tuple[tuple[int, float, str], ...] = (
     (105, 0.5, "Order #{order}: SKU {sku} could not be claimed: INVENTORY_CLAIM_FAILED"),
@@ -77,21 +88,18 @@ CAUSES: tuple[tuple[int, float, str], ...] = (
 _SKUS = ("TSHIRT-BLK-M", "HOODIE-GRN-XL", "MUG-WHT-11OZ", "CAP-NVY-OS", "SOCK-RED-L", "TOTE-NAT")
 
 
+def _settings(sim_url: str, slack_url: str, rpm: int, db: Path) -> dict[str, str]:
+    """One poll's settings, the same for the bot in this process and in its own."""
+    return settings(CHANNEL, sim_url, slack_url, rpm, db, SYNCBOT_LOOKBACK_HOURS="48", LOG_LEVEL="WARNING")
+
+
 # -- single poll -----------------------------------------------------------------------------------
 
 
 def _servers(failures: int, conn: Connection) -> None:
-    from syncbot_sandbox.serve import BackgroundServer
-    from syncbot_sandbox.simulator import SimulatorConfig, create_app
-    from syncbot_sandbox.slack_api import create_slack_api
-
-    sim = create_app(
-        SimulatorConfig(seed=3, api_key=SIM_KEY, initial_failures=failures, rate_limit_per_minute=100_000)
-    )
-    slack = create_slack_api()
-    with BackgroundServer(sim) as sim_server, BackgroundServer(slack) as slack_server:
-        conn.send((sim_server.url, slack_server.url))
-        conn.recv()  # stop
+    with sandbox(simulator(failures, 100_000)) as box:
+        conn.send((box.sims[0], box.slack))
+        answer_commands(conn, {})
 
 
 async def _poll(sim_url: str, slack_url: str, rpm: int, db: Path) -> dict[str, float]:
@@ -99,20 +107,9 @@ async def _poll(sim_url: str, slack_url: str, rpm: int, db: Path) -> dict[str, f
     from bot.patchworks.core_api import CoreApiReport
     from bot.services import build_services
 
-    settings = load_settings(
-        _env_file=None,
-        slack_bot_token="xoxb-test",
-        slack_signing_secret="bench",
-        slack_api_url=f"{slack_url}/api/",
-        syncbot_channel=CHANNEL,
-        patchworks_api_url=f"{sim_url}/api/v1",
-        patchworks_api_key=SIM_KEY,
-        patchworks_requests_per_minute=rpm,
-        database_url=f"sqlite+aiosqlite:///{db}",
-        syncbot_lookback_hours=48,
-        log_level="WARNING",
-    )
-    services = await build_services(settings)
+    # Each setting's field is its environment variable's name in lower case.
+    env = _settings(sim_url, slack_url, rpm, db)
+    services = await build_services(load_settings(_env_file=None, **{k.lower(): v for k, v in env.items()}))
     report = services.report
     assert isinstance(report, CoreApiReport)
     tracemalloc.start()
@@ -136,55 +133,19 @@ async def _poll(sim_url: str, slack_url: str, rpm: int, db: Path) -> dict[str, f
 def single_polls(sizes: list[int], rpm: int) -> None:
     """One poll cycle per size; one line each."""
     print(f"single poll (PATCHWORKS_REQUESTS_PER_MINUTE={rpm})")
-    print(
-        f"{'failed runs':>11} {'wall s':>7} {'patchworks req':>14} {'floor':>5} {'slack calls':>11} "
-        f"{'digest msgs':>11} {'peak MiB':>8}"
-    )
+    widths = (11, 7, 14, 5, 11, 11, 8)
+    names = ("failed runs", "wall s", "patchworks req", "floor", "slack calls", "digest msgs", "peak MiB")
+    print(row(widths, *names))
     for size in sizes:
-        parent, child = multiprocessing.Pipe()
-        process = multiprocessing.Process(target=_servers, args=(size, child), daemon=True)
-        process.start()
-        sim_url, slack_url = parent.recv()
-        with tempfile.TemporaryDirectory() as tmp:
-            figures = asyncio.run(_poll(sim_url, slack_url, rpm, Path(tmp) / "bench.db"))
-        parent.send("stop")
-        process.join(10)
-        print(
-            f"{int(figures['seen']):>11} {figures['seconds']:>7.1f} {int(figures['patchworks']):>14} "
-            f"{math.ceil(size / 100):>5} {int(figures['slack']):>11} {int(figures['messages']):>11} "
-            f"{figures['peak_mib']:>8.1f}"
-        )
+        with child(_servers, size) as servers, tempfile.TemporaryDirectory() as tmp:
+            sim_url, slack_url = servers.answer()
+            got = asyncio.run(_poll(sim_url, slack_url, rpm, Path(tmp) / "bench.db"))
+        seen, requests, calls, messages = (int(got[k]) for k in ("seen", "patchworks", "slack", "messages"))
+        wall, peak = f"{got['seconds']:.1f}", f"{got['peak_mib']:.1f}"
+        print(row(widths, seen, wall, requests, math.ceil(size / 100), calls, messages, peak))
 
 
 # -- outage: the sandbox in a child process ----------------------------------------------------------
-
-
-class _RequestLog:
-    """ASGI middleware counting the simulator's /api/ requests: (method, path, status)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.hits: list[tuple[str, str, int]] = []
-
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
-    ) -> None:
-        if scope["type"] != "http" or not str(scope["path"]).startswith("/api/"):
-            await self.app(scope, receive, send)
-            return
-        status = 0
-
-        async def capture(message: MutableMapping[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        await self.app(scope, receive, capture)
-        self.hits.append((scope["method"], scope["path"], status))
 
 
 def _error(template: str, rng: random.Random, at: float) -> str:
@@ -200,89 +161,70 @@ def _error(template: str, rng: random.Random, at: float) -> str:
 
 def _outage_sandbox(conn: Connection) -> None:
     """Serve the simulator and local Slack; inject failures and report what the bot called."""
-    from syncbot_sandbox.serve import BackgroundServer
-    from syncbot_sandbox.simulator import SimulatorConfig, create_app
-    from syncbot_sandbox.slack_api import create_slack_api
-
-    sim = create_app(
-        SimulatorConfig(seed=3, api_key=SIM_KEY, initial_failures=0, rate_limit_per_minute=100_000)
-    )
+    sim = simulator(0, 100_000)
     world = sim.state.world
-    log = _RequestLog(sim)
-    slack = create_slack_api()
-    workspace = slack.state.workspace
+    log = RequestLog(sim)
     rng = random.Random(7)
-    with BackgroundServer(log) as sim_server, BackgroundServer(slack) as slack_server:
-        conn.send((sim_server.url, slack_server.url))
-        while True:
-            command = conn.recv()
-            if command[0] == "stop":
-                return
-            if command[0] == "inject":
-                count, added = command[1], 0
-                for n, (flow, share, template) in enumerate(CAUSES):
-                    runs = count - added if n == len(CAUSES) - 1 else round(count * share)
-                    for _ in range(runs):
-                        world.add_failures(1, flow_id=flow, error=_error(template, rng, time.time()))
-                    added += runs
-                conn.send(added)
-            elif command[0] == "mark":
-                conn.send((len(log.hits), len(workspace.calls())))
-            elif command[0] == "since":
-                hits, calls = log.hits[command[1] :], workspace.calls()[command[2] :]
-                conn.send(
-                    {
-                        "lists": sum(1 for m, p, _ in hits if m == "GET" and p == LIST),
-                        "patchworks": len(hits),
-                        "limited": sum(1 for *_, s in hits if s == 429),
-                        "top": sum(
-                            1 for c in calls if c.method == "chat.postMessage" and not c.args.get("thread_ts")
-                        ),
-                        "replies": sum(
-                            1 for c in calls if c.method == "chat.postMessage" and c.args.get("thread_ts")
-                        ),
-                        "updates": sum(1 for c in calls if c.method == "chat.update"),
-                        "slack": len(calls),
-                        "slack_errors": sorted({str(c.error) for c in calls if c.error}),
-                    }
-                )
-            elif command[0] == "channel":
-                # The digest as people see it: the top-level messages' text, and the thread replies.
-                messages = list(workspace.channel(CHANNEL).messages.values())
-                conn.send(
-                    [
-                        (bool(m.thread_ts and m.thread_ts != m.ts), m.text.splitlines()[0][:100])
-                        for m in messages
-                    ]
-                )
+
+    def inject(count: int) -> int:
+        added = 0
+        for n, (flow, share, template) in enumerate(CAUSES):
+            runs = count - added if n == len(CAUSES) - 1 else round(count * share)
+            for _ in range(runs):
+                world.add_failures(1, flow_id=flow, error=_error(template, rng, time.time()))
+            added += runs
+        return added
+
+    with sandbox(log) as box:
+        workspace = box.workspace
+
+        def since(hit: int, call: int) -> dict[str, Any]:
+            hits, calls = log.hits[hit:], workspace.calls()[call:]
+            posts = [c for c in calls if c.method == "chat.postMessage"]
+            return {
+                "lists": sum(1 for h in hits if h.is_list),
+                "patchworks": len(hits),
+                "limited": sum(1 for h in hits if h.status == 429),
+                "top": sum(1 for c in posts if not c.args.get("thread_ts")),
+                "replies": sum(1 for c in posts if c.args.get("thread_ts")),
+                "updates": sum(1 for c in calls if c.method == "chat.update"),
+                "slack": len(calls),
+                "slack_errors": sorted({str(c.error) for c in calls if c.error}),
+            }
+
+        def channel() -> list[tuple[bool, str]]:
+            # The digest as people see it: the top-level messages' text, and the thread replies.
+            messages = list(workspace.channel(CHANNEL).messages.values())
+            return [
+                (bool(m.thread_ts and m.thread_ts != m.ts), m.text.splitlines()[0][:100]) for m in messages
+            ]
+
+        conn.send((box.sims[0], box.slack))
+        answer_commands(
+            conn,
+            {
+                "inject": inject,
+                "mark": lambda: (len(log.hits), len(workspace.calls())),
+                "since": since,
+                "channel": channel,
+            },
+        )
 
 
 # -- outage: the bot in its own process ----------------------------------------------------------------
 
-# Runs in a fresh interpreter (PYTHONPATH names the baseline's tree, or nothing for today's bot):
-# builds the services as `syncbot poll` does and runs one cycle per "poll" line on stdin.
-DRIVER = """
-import asyncio, json, os, sys, time, tracemalloc
-import bot
-print(json.dumps({"bot": os.path.realpath(bot.__file__)}), flush=True)
+# Runs in a fresh interpreter (PYTHONPATH names the baseline's tree, or nothing for today's bot)
+# with the settings in its environment: builds the services as `syncbot poll` does and runs one
+# cycle per "poll" line on stdin; its peak RSS is its last line.
+DRIVER = (
+    SAY_BOT
+    + """
+import asyncio, json, time, tracemalloc
 from bot.config import load_settings
 from bot.services import build_services
 
-async def main(sim_url, slack_url, rpm, db, channel, key):
-    settings = load_settings(
-        _env_file=None,
-        slack_bot_token="xoxb-test",
-        slack_signing_secret="bench",
-        slack_api_url=f"{slack_url}/api/",
-        syncbot_channel=channel,
-        patchworks_api_url=f"{sim_url}/api/v1",
-        patchworks_api_key=key,
-        patchworks_requests_per_minute=int(rpm),
-        database_url=f"sqlite+aiosqlite:///{db}",
-        syncbot_lookback_hours=48,
-        log_level="WARNING",
-    )
-    services = await build_services(settings)
+async def main():
+    services = await build_services(load_settings(_env_file=None))
     print(json.dumps({"ready": True}), flush=True)
     tracemalloc.start()
     for line in sys.stdin:
@@ -301,12 +243,11 @@ async def main(sim_url, slack_url, rpm, db, channel, key):
         }), flush=True)
     tracemalloc.stop()
     await services.aclose()
-    status = open("/proc/self/status").read()
-    hwm = [l.split()[1] for l in status.splitlines() if l.startswith("VmHWM")]
-    print(json.dumps({"vmhwm_mib": int(hwm[0]) / 1024 if hwm else 0}), flush=True)
 
-asyncio.run(main(*sys.argv[1:7]))
+asyncio.run(main())
 """
+    + PRINT_PEAK_KIB
+)
 
 
 @dataclass
@@ -323,52 +264,25 @@ class Outage:
         return sum(float(poll[key]) for poll in self.polls)
 
 
-def _baseline_tree(commit: str, into: Path) -> Path:
-    """The repository at `commit`, extracted (git archive): nothing in the work tree changes."""
-    root = Path(__file__).resolve().parent.parent
-    tar = subprocess.run(["git", "-C", str(root), "archive", commit], capture_output=True, check=True)
-    with tarfile.open(fileobj=io.BytesIO(tar.stdout)) as archive:
-        archive.extractall(into, filter="data")
-    return into
-
-
-def _read(driver: subprocess.Popen[str]) -> dict[str, Any]:
+def _read(driver: subprocess.Popen[str]) -> Any:
     assert driver.stdout is not None
     line = driver.stdout.readline()
     if not line:
         driver.wait(30)
         raise RuntimeError("the bot process ended early")
-    return dict(json.loads(line))
+    return json.loads(line)
 
 
 def outage(label: str, src: Path | None, polls: int, per_poll: int, rpm: int) -> Outage:
     """Run the outage against one bot: inject, poll, count, `polls` times."""
-    sandbox, child = multiprocessing.Pipe()
-    process = multiprocessing.Process(target=_outage_sandbox, args=(child,), daemon=True)
-    process.start()
-    sim_url, slack_url = sandbox.recv()
     figures = Outage(label)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SYNCBOT_", "PATCHWORKS_"))}
-    env.pop("DATABASE_URL", None)
-    env.pop("PYTHONPATH", None)
-    if src is not None:
-        env["PYTHONPATH"] = str(src)  # before the editable install of today's bot
-    with tempfile.TemporaryDirectory() as tmp:
+    with child(_outage_sandbox) as box, tempfile.TemporaryDirectory() as tmp:
+        sim_url, slack_url = box.answer()
         errors = Path(tmp) / "stderr.log"
         with errors.open("w") as stderr:
             driver = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    DRIVER,
-                    sim_url,
-                    slack_url,
-                    str(rpm),
-                    str(Path(tmp) / "bench.db"),
-                    CHANNEL,
-                    SIM_KEY,
-                ],
-                env=env,
+                [sys.executable, "-c", DRIVER],
+                env={**clean_environ(src), **_settings(sim_url, slack_url, rpm, Path(tmp) / "bench.db")},
                 cwd=src or tmp,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -377,27 +291,21 @@ def outage(label: str, src: Path | None, polls: int, per_poll: int, rpm: int) ->
             )
         assert driver.stdin is not None
         try:
-            runs = os.path.realpath((src or Path(__file__).resolve().parent.parent) / "bot" / "__init__.py")
-            if _read(driver).get("bot") != runs:
-                raise RuntimeError(f"{label} does not run {runs}")
             _read(driver)  # ready
+            check_bot(label, errors.read_text(), src)
             for _ in range(polls):
-                sandbox.send(("inject", per_poll))
-                injected = sandbox.recv()
-                sandbox.send(("mark",))
-                hits, calls = sandbox.recv()
+                injected = box.ask("inject", per_poll)
+                hits, calls = box.ask("mark")
                 driver.stdin.write("poll\n")
                 driver.stdin.flush()
-                poll = _read(driver)
-                sandbox.send(("since", hits, calls))
-                poll.update(sandbox.recv(), injected=injected)
+                poll = dict(_read(driver))
+                poll.update(box.ask("since", hits, calls), injected=injected)
                 figures.polls.append(poll)
             driver.stdin.write("stop\n")
             driver.stdin.flush()
-            figures.vmhwm_mib = float(_read(driver)["vmhwm_mib"])
+            figures.vmhwm_mib = int(_read(driver)) / 1024
             driver.wait(30)
-            sandbox.send(("channel",))
-            figures.channel = sandbox.recv()
+            figures.channel = box.ask("channel")
         except (RuntimeError, json.JSONDecodeError):
             print(f"{label} wrote on stderr:\n{errors.read_text()[-3000:]}", file=sys.stderr)
             raise
@@ -405,9 +313,6 @@ def outage(label: str, src: Path | None, polls: int, per_poll: int, rpm: int) ->
             if driver.poll() is None:
                 driver.kill()
                 driver.wait(10)
-            with contextlib.suppress(OSError):
-                sandbox.send(("stop",))
-            process.join(10)
         figures.stderr = errors.read_text()
     return figures
 
@@ -456,16 +361,15 @@ def report_outage(ours: Outage, base: Outage | None, per_poll: int, baseline: st
             "at most SYNCBOT_DIGEST_MAX_MESSAGES"
         )
     print("each cell: today" + (" / baseline" if base is not None else ""))
-    width = 13 if base is not None else 7
-    print(f"{'poll':>4} {'seen':>6} {'floor':>5} " + " ".join(f"{name:>{width}}" for name, _, _ in _COLUMNS))
+    widths = (4, 6, 5) + (13 if base is not None else 7,) * len(_COLUMNS)
+    print(row(widths, "poll", "seen", "floor", *(name for name, _, _ in _COLUMNS)))
     for n, poll in enumerate(ours.polls):
         other = base.polls[n] if base is not None else None
-        print(
-            f"{n + 1:>4} {poll['seen']:>6} {math.ceil(poll['seen'] / 100):>5} "
-            + " ".join(f"{_pair(poll, other, key, spec):>{width}}" for _, key, spec in _COLUMNS)
-        )
+        pairs = (_pair(poll, other, key, spec) for _, key, spec in _COLUMNS)
+        print(row(widths, n + 1, poll["seen"], math.ceil(poll["seen"] / 100), *pairs))
     print()
-    print(f"{'in total':<34} {'syncbot':>9} {'baseline':>9} {'baseline/syncbot':>16}")
+    totals = (-34, 9, 9, 16)
+    print(row(totals, "in total", "syncbot", "baseline", "baseline/syncbot"))
     floor = sum(math.ceil(p["seen"] / 100) for p in ours.polls)
     rows: list[tuple[str, float, float | None, str]] = [
         (name, ours.total(key), base.total(key) if base else None, spec)
@@ -489,12 +393,10 @@ def report_outage(ours: Outage, base: Outage | None, per_poll: int, baseline: st
         )
     )
     rows.append(("process peak RSS, MiB", ours.vmhwm_mib, base.vmhwm_mib if base else None, ".0f"))
-    for name, value, other, spec in rows:
+    for name, value, theirs, spec in rows:
         spec = ".0f" if spec == "d" else spec
-        print(
-            f"{name:<34} {value:>9{spec}} "
-            + ("" if other is None else f"{other:>9{spec}} {_ratio(other, value):>16}")
-        )
+        baseline_cells = () if theirs is None else (format(theirs, spec), _ratio(theirs, value))
+        print(row(totals, name, format(value, spec), *baseline_cells))
     for figures in (ours, base):
         if figures is None:
             continue
@@ -511,38 +413,34 @@ def report_outage(ours: Outage, base: Outage | None, per_poll: int, baseline: st
         print(f"  channel: {len(tops)} top-level message(s), the last {tops[-1] if tops else ''!r}")
         if replies:
             print(f"  threads: {len(replies)} repl(ies), the last {replies[-1]!r}")
-        warnings = [line for line in figures.stderr.splitlines() if "WARNING" in line or "ERROR" in line]
+        warnings = [line for line in figures.stderr.splitlines() if PROBLEM.search(line)]
         if warnings:
             print(f"  {len(warnings)} warning/error line(s) logged, the first: {warnings[0][:160]!r}")
 
 
 def main() -> None:
     """Run the benchmarks and print their tables."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000", help="failed runs of each single poll")
+    parser = arguments(__doc__)
+    parser.add_argument(
+        "--sizes", type=int_list, default="1000,10000", help="failed runs of each single poll"
+    )
     parser.add_argument("--rpm", type=int, default=240, help="PATCHWORKS_REQUESTS_PER_MINUTE, single polls")
     parser.add_argument("--polls", type=int, default=10, help="polls of the outage")
     parser.add_argument("--per-poll", type=int, default=1000, help="new failed runs before each poll")
-    parser.add_argument("--baseline", default=BASELINE_COMMIT, help="the commit run as the baseline")
-    parser.add_argument("--no-baseline", action="store_true", help="the outage against today's bot only")
+    add_baseline(parser, BASELINE_COMMIT, "the outage against today's bot only")
     parser.add_argument("--no-outage", action="store_true", help="single polls only")
     parser.add_argument("--no-single", action="store_true", help="the outage only")
     args = parser.parse_args()
     started = time.monotonic()
     if not args.no_single:
-        single_polls([int(part) for part in args.sizes.split(",")], args.rpm)
+        single_polls(args.sizes, args.rpm)
     if not args.no_outage:
         ours = outage("syncbot (today)", None, args.polls, args.per_poll, OUTAGE_RPM)
         base = None
         if not args.no_baseline:
-            with tempfile.TemporaryDirectory() as tree:
-                try:
-                    src = _baseline_tree(args.baseline, Path(tree))
-                except (OSError, subprocess.CalledProcessError) as exc:
-                    sys.exit(f"the baseline {args.baseline} cannot be extracted (a shallow clone?): {exc}")
-                base = outage(
-                    f"baseline ({args.baseline}, before causes)", src, args.polls, args.per_poll, OUTAGE_RPM
-                )
+            with baseline_tree(args.baseline) as src:
+                label = f"baseline ({args.baseline}, before causes)"
+                base = outage(label, src, args.polls, args.per_poll, OUTAGE_RPM)
         report_outage(ours, base, args.per_poll, args.baseline)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

@@ -18,14 +18,10 @@ without any data), and the same `syncbot run` with an empty mirror given the sam
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
-import multiprocessing
-import os
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -36,8 +32,22 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-SECRET = "bench-signing-secret"
-SIM_KEY = "bench"
+from _client import buttons, signing_desk
+from _harness import (
+    PRINT_PEAK_KIB,
+    Bot,
+    Child,
+    answer_commands,
+    arguments,
+    check_bot,
+    child,
+    memory,
+    row,
+    sandbox,
+    settings,
+    simulator,
+)
+
 FULL, EMPTY = "C0RSSFULL", "C0RSSEMPTY"
 PEOPLE = 50
 TARGET_MB = 150.0
@@ -54,60 +64,27 @@ def _mb(kib: int) -> float:
     return kib * 1024 / 1e6
 
 
-def _memory(pid: int) -> dict[str, int]:
-    """VmHWM and VmRSS of a process, in KiB."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    found = dict(re.findall(r"^(VmHWM|VmRSS):\s+(\d+) kB", status, re.M))
-    return {key: int(value) for key, value in found.items()}
-
-
 # -- the sandbox (simulators and local Slack) in a child process ---------------------------------
 
 
 def _sandbox(failures: int, conn: Connection) -> None:
-    from syncbot_sandbox.serve import BackgroundServer
-    from syncbot_sandbox.simulator import SimulatorConfig, create_app
-    from syncbot_sandbox.slack_api import create_slack_api
     from syncbot_sandbox.store import DEFAULT_USERS, User, Workspace
 
     people = [User(f"U0RSS{i:03d}", f"rss{i}", f"Bench {i}") for i in range(PEOPLE)]
     workspace = Workspace(channels={FULL: "rss-full", EMPTY: "rss-empty"}, users=[*DEFAULT_USERS, *people])
-    limit = 1_000_000
-    full = create_app(
-        SimulatorConfig(seed=3, api_key=SIM_KEY, initial_failures=failures, rate_limit_per_minute=limit)
-    )
-    empty = create_app(
-        SimulatorConfig(seed=3, api_key=SIM_KEY, initial_failures=0, rate_limit_per_minute=limit)
-    )
-    slack = create_slack_api(workspace=workspace)
+    full, empty = simulator(failures, 1_000_000), simulator(0, 1_000_000)
     worlds = {FULL: full.state.world, EMPTY: empty.state.world}
-    with (
-        BackgroundServer(full) as full_server,
-        BackgroundServer(empty) as empty_server,
-        BackgroundServer(slack) as slack_server,
-    ):
-        workspace.base_url = slack_server.url
-        conn.send(
-            {
-                FULL: f"{full_server.url}/api/v1",
-                EMPTY: f"{empty_server.url}/api/v1",
-                "slack": slack_server.url,
-            }
-        )
-        while True:
-            command, *args = conn.recv()
-            if command == "stop":
-                break
-            if command == "exercise":  # (channel, app_url, listings, pages, runs to open Details on)
-                channel, app_url, listings, pages, runs = args
-                world = worlds[channel]
-                before = world.requests
-                drive = _exercise(
-                    workspace, slack_server.url, people, channel, app_url, listings, pages, runs
-                )
-                done = asyncio.run(drive)
-                done.patchworks_requests = world.requests - before
-                conn.send(done)
+    with sandbox(full, empty, workspace=workspace) as box:
+
+        def exercise(channel: str, app_url: str, listings: int, pages: int, runs: list[int]) -> Exercise:
+            before = worlds[channel].requests
+            drive = _exercise(workspace, box.slack, people, channel, app_url, listings, pages, runs)
+            done = asyncio.run(drive)
+            done.patchworks_requests = worlds[channel].requests - before
+            return done
+
+        conn.send({FULL: box.sims[0], EMPTY: box.sims[1], "slack": box.slack})
+        answer_commands(conn, {"exercise": exercise})
 
 
 @dataclass
@@ -132,11 +109,10 @@ async def _exercise(
     runs: list[int],
 ) -> Exercise:
     from blocks.ids import Action, Command
-    from syncbot_sandbox.desk import Desk
     from syncbot_sandbox.store import APP_ID, TEAM_ID
 
     done = Exercise()
-    desk = Desk(workspace, app_url, SECRET, slack_url=slack_url)
+    desk = signing_desk(workspace, app_url, slack_url)
 
     def latest(user: str) -> Any:
         shown = workspace.ephemerals.get((channel, user)) or []
@@ -159,17 +135,11 @@ async def _exercise(
             return
         done.listings += 1
         for _ in range(pages):
-            buttons = [
-                element
-                for block in message.blocks
-                if block.get("type") == "actions"
-                for element in block.get("elements", [])
-                if element.get("action_id") == Action.LIST_NEXT
-            ]
-            if not buttons:
+            following = buttons(message.blocks, Action.LIST_NEXT)
+            if not following:
                 return
             before = json.dumps(message.blocks)
-            await desk.click(user, channel, message.ts, Action.LIST_NEXT, buttons[0]["value"])
+            await desk.click(user, channel, message.ts, Action.LIST_NEXT, following[0][1]["value"])
             message = await answered(user, before)
             if message is None:
                 return
@@ -239,110 +209,44 @@ def _ref(run: int) -> str:
 # -- a `syncbot run` process ----------------------------------------------------------------------
 
 
-@dataclass
-class Bot:
-    """One `syncbot run` process with its own database and channel."""
-
-    channel: str
-    tmp: Path
-    port: int = 0
-    popen: subprocess.Popen[bytes] | None = None
-
-    @property
-    def log(self) -> Path:
-        return self.tmp / f"{self.channel}.log"
-
-    @property
-    def database(self) -> Path:
-        return self.tmp / f"{self.channel}.db"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/slack/events"
-
-    def start(self, sim_url: str, slack_url: str) -> None:
-        from syncbot_sandbox.slack_api import DEFAULT_TOKEN
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("SLACK_", "SYNCBOT_", "PATCHWORKS_"))
-            and key not in ("DATABASE_URL", "LOG_LEVEL")
-        }
-        env.update(
-            SLACK_BOT_TOKEN=DEFAULT_TOKEN,
-            SLACK_SIGNING_SECRET=SECRET,
-            SLACK_API_URL=f"{slack_url}/api/",
-            SYNCBOT_CHANNEL=self.channel,
-            PATCHWORKS_API_URL=sim_url,
-            PATCHWORKS_API_KEY=SIM_KEY,
-            PATCHWORKS_REQUESTS_PER_MINUTE=str(RPM),
-            SYNCBOT_LOOKBACK_HOURS=str(LOOKBACK_HOURS),
-            DATABASE_URL=f"sqlite+aiosqlite:///{self.database}",
-            PORT=str(self.port),
-        )
-        with self.log.open("wb") as log:
-            self.popen = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-                cwd=self.tmp,
-            )
-
-    def first_poll(self, expected: int, timeout: float) -> tuple[float, str | None]:
-        """Wait until the mirror holds `expected` entries and the first poll cycle has ended;
-        returns the seconds taken and, when the cycle failed after storing them, why."""
-        assert self.popen is not None
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            if self.popen.poll() is not None:
-                raise RuntimeError(f"syncbot run exited:\n{self.log.read_text()}")
-            log = self.log.read_text()
-            if (POLL_LINE.search(log) or FAILED_LINE in log) and self.stored() >= expected:
-                return time.monotonic() - started, _failure(log)
-            time.sleep(0.2)
-        raise RuntimeError(f"no complete first poll within {timeout:.0f} s:\n{self.log.read_text()[-3000:]}")
-
-    def stored(self) -> int:
-        """Entries in the mirror, counted in the bot's database (0 before it has its tables)."""
-        try:
-            with contextlib.closing(sqlite3.connect(f"file:{self.database}?mode=ro", uri=True)) as db:
-                return int(db.execute("SELECT count(*) FROM entries").fetchone()[0])
-        except sqlite3.Error:
-            return 0
-
-    def run_ids(self, count: int) -> list[int]:
-        """Runs spread over the mirror, for Details clicks."""
-        with contextlib.closing(sqlite3.connect(f"file:{self.database}?mode=ro", uri=True)) as db:
-            rows = db.execute("SELECT current_run_id FROM entries ORDER BY current_run_id").fetchall()
-        step = max(1, len(rows) // max(1, count))
-        return [int(row[0]) for row in rows[::step][:count]]
-
-    def loop_line(self) -> str:
-        found = re.search(r"event loop: (\S+)", self.log.read_text())
-        return found.group(1) if found else "?"
-
-    def stop(self) -> None:
-        if self.popen is not None and self.popen.poll() is None:
-            self.popen.terminate()
-            self.popen.wait(30)
+def _first_poll(bot: Bot, database: Path, expected: int, timeout: float) -> tuple[float, str | None]:
+    """Wait until the mirror holds `expected` entries and the first poll cycle has ended;
+    returns the seconds taken and, when the cycle failed after storing them, why."""
+    assert bot.process is not None
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if bot.process.poll() is not None:
+            raise RuntimeError(f"syncbot run exited:\n{bot.text()}")
+        log = bot.text()
+        if (POLL_LINE.search(log) or FAILED_LINE in log) and _stored(database) >= expected:
+            check_bot(bot.label, log, bot.src)
+            return time.monotonic() - started, _failure(log)
+        time.sleep(0.2)
+    raise RuntimeError(f"no complete first poll within {timeout:.0f} s:\n{bot.text()[-3000:]}")
 
 
-def _answer(conn: Connection, seconds: float = 180) -> Any:
-    """What the sandbox sends back; an error, not a hang, when it died or stopped answering."""
-    if not conn.poll(seconds):
-        raise RuntimeError("the sandbox process stopped answering")
-    return conn.recv()
+def _stored(database: Path) -> int:
+    """Entries in the mirror, counted in the bot's database (0 before it has its tables)."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+            return int(db.execute("SELECT count(*) FROM entries").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def _run_ids(database: Path, count: int) -> list[int]:
+    """Runs spread over the mirror, for Details clicks."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        rows = db.execute("SELECT current_run_id FROM entries ORDER BY current_run_id").fetchall()
+    step = max(1, len(rows) // max(1, count))
+    return [int(row[0]) for row in rows[::step][:count]]
 
 
 def _imports_only() -> int:
     """Peak RSS (KiB) of a bare process importing what `syncbot run` imports."""
-    code = f"{IMPORTS}\nimport re\nprint(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1])"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", IMPORTS + PRINT_PEAK_KIB], capture_output=True, text=True, check=True
+    )
     return int(out.stdout.strip())
 
 
@@ -358,26 +262,35 @@ class Measured:
     loop: str
 
 
-def _measure(
-    bot: Bot, sandbox: Connection, urls: dict[str, str], expected: int, args: argparse.Namespace
-) -> Measured:
-    bot.start(urls[bot.channel], urls["slack"])
-    assert bot.popen is not None
-    seconds, failure = bot.first_poll(expected, args.timeout)
-    stored = bot.stored()
-    after_poll = _memory(bot.popen.pid)
-    runs = bot.run_ids(args.details)
-    sandbox.send(("exercise", bot.channel, bot.url, args.listings, args.pages, runs))
-    exercise: Exercise = _answer(sandbox)
-    after = _memory(bot.popen.pid)
+def _measure(channel: str, tmp: Path, box: Child, urls: dict[str, str], expected: int, args: Any) -> Measured:
+    """Start a bot on `channel`, wait for its first poll, exercise it; stop it."""
+    database = tmp / f"{channel}.db"
+    env = settings(
+        channel, urls[channel], urls["slack"], RPM, database, SYNCBOT_LOOKBACK_HOURS=str(LOOKBACK_HOURS)
+    )
+    bot = Bot(f"syncbot run ({channel})", env, tmp / f"{channel}.log")
+    try:
+        bot.start()
+        assert bot.process is not None
+        seconds, failure = _first_poll(bot, database, expected, args.timeout)
+        stored = _stored(database)
+        after_poll = memory(bot.process.pid)
+        runs = _run_ids(database, args.details)
+        exercise: Exercise = box.ask(
+            "exercise", channel, bot.events_url, args.listings, args.pages, runs, timeout=180
+        )
+        after = memory(bot.process.pid)
+    finally:
+        bot.stop()
     if failure:
         exercise.problems.append(f"the first poll cycle failed after storing the runs: {failure}")
-    return Measured(stored, seconds, after_poll, after, exercise, bot.loop_line())
+    loop = re.search(r"event loop: (\S+)", bot.text())
+    return Measured(stored, seconds, after_poll, after, exercise, loop.group(1) if loop else "?")
 
 
 def main() -> None:
     """Start the sandbox, measure the baselines and the bot with a full mirror, print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument("--failures", type=int, default=10_000, help="failed runs in the simulator")
     parser.add_argument("--listings", type=int, default=8, help="people typing /failed-syncs 15d at once")
     parser.add_argument("--pages", type=int, default=3, help="Next clicks per listing")
@@ -387,35 +300,22 @@ def main() -> None:
     started = time.monotonic()
 
     imports = _imports_only()
-    sandbox, sandbox_end = multiprocessing.Pipe()
-    process = multiprocessing.Process(target=_sandbox, args=(args.failures, sandbox_end), daemon=True)
-    process.start()
-    results: dict[str, Measured] = {}
-    try:
-        urls: dict[str, str] = _answer(sandbox)
-        with tempfile.TemporaryDirectory() as tmp:
-            for channel in (EMPTY, FULL):
-                bot = Bot(channel, Path(tmp))
-                try:
-                    expected = args.failures if channel == FULL else 0
-                    results[channel] = _measure(bot, sandbox, urls, expected, args)
-                finally:
-                    bot.stop()
-    finally:
-        with contextlib.suppress(OSError):
-            sandbox.send(("stop",))
-        process.join(10)
+    with child(_sandbox, args.failures) as box, tempfile.TemporaryDirectory() as tmp:
+        urls: dict[str, str] = box.answer(180)
+        results = {
+            channel: _measure(channel, Path(tmp), box, urls, args.failures if channel == FULL else 0, args)
+            for channel in (EMPTY, FULL)
+        }
 
     full, empty = results[FULL], results[EMPTY]
     peak = _mb(full.after["VmHWM"])
     print(f"peak RSS of `syncbot run` (VmHWM), MB = 10^6 bytes; event loop {full.loop}")
-    print(f"{'process':<44} {'stored':>7} {'after poll':>10} {'peak':>7} {'rss now':>7}")
-    print(f"{'bare imports of syncbot run (no data)':<44} {'-':>7} {'':>10} {_mb(imports):>7.1f} {'':>7}")
+    widths = (-44, 7, 10, 7, 7)
+    print(row(widths, "process", "stored", "after poll", "peak", "rss now"))
+    print(row(widths, "bare imports of syncbot run (no data)", "-", "", f"{_mb(imports):.1f}", ""))
     for label, measured in (("syncbot run, empty mirror", empty), ("syncbot run, full mirror", full)):
-        print(
-            f"{label:<44} {measured.stored:>7} {_mb(measured.after_poll['VmHWM']):>10.1f} "
-            f"{_mb(measured.after['VmHWM']):>7.1f} {_mb(measured.after['VmRSS']):>7.1f}"
-        )
+        kib = (measured.after_poll["VmHWM"], measured.after["VmHWM"], measured.after["VmRSS"])
+        print(row(widths, label, measured.stored, *(f"{_mb(value):.1f}" for value in kib)))
     print(
         f"full mirror / empty mirror {peak / _mb(empty.after['VmHWM']):.2f}x, "
         f"/ bare imports {peak / _mb(imports):.2f}x; "
