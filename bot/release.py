@@ -80,11 +80,10 @@ async def recheck_released(store: Store, report: SyncReport, *, held_before: dat
                 failed, by_report = await _settled_by_report(report, to_check)
             except PatchworksError as exc:
                 log.warning("re-check of %d held failures failed (%s): posting them", len(to_check), exc)
-                failed, by_report = set(to_check), set()
+                failed, by_report = {row.run_id for row in to_check.values()}, set()
             fixed |= by_report
-            unseen = {
-                current: row for current, row in to_check.items() if row.run_id not in failed | by_report
-            }
+            seen = failed | by_report
+            unseen = {current: row for current, row in to_check.items() if row.run_id not in seen}
             for current, row in unseen.items():
                 if await _read_one(report, current) is False:
                     fixed.add(row.run_id)
