@@ -267,8 +267,7 @@ async def until_closed(
     started = time.monotonic()
     dribbler = asyncio.create_task(trickle()) if dribble else None
     try:
-        received = await asyncio.wait_for(reader.read(), 5)
-        return received, time.monotonic() - started
+        return await asyncio.wait_for(_read_until_closed(reader), 5), time.monotonic() - started
     finally:
         if dribbler is not None:
             dribbler.cancel()
@@ -277,6 +276,16 @@ async def until_closed(
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
+
+
+async def _read_until_closed(reader: asyncio.StreamReader) -> bytes:
+    """Everything the server sent before closing. A server closing while bytes we sent are still
+    unread sends a reset, not a clean end: what it sent before still counts."""
+    received = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := await reader.read(65536):
+            received += chunk
+    return received
 
 
 PARTIAL = b"POST /slack/events HTTP/1.1\r\nHost: t\r\nX-Pad: "
