@@ -266,9 +266,8 @@ async def test_a_snooze_survives_a_restart_and_still_ends(
         await second.aclose()
 
 
-async def test_when_a_snooze_ends_only_what_is_still_failed_is_posted(
-    bot: RunningBot, sim: Sim, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def held_by_an_hours_snooze(bot: RunningBot, sim: Sim, slack: FakeSlack) -> list[int]:
+    """A digest of one cause, Ana snoozes it for an hour, and a poll holds its next failures."""
     add_failures(sim, 0)
     await bot.services.poller.run_once()
     await bot.desk.choose(
@@ -276,6 +275,13 @@ async def test_when_a_snooze_ends_only_what_is_still_failed_is_posted(
     )
     held = add_failures(sim, 1)
     assert (await bot.services.poller.run_once()).joined == 0
+    return held
+
+
+async def test_when_a_snooze_ends_only_what_is_still_failed_is_posted(
+    bot: RunningBot, sim: Sim, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = await held_by_an_hours_snooze(bot, sim, slack)
 
     # While it is snoozed: one run is retried in Patchworks' dashboard and succeeds, another is
     # resynced from /failed-syncs and succeeds; the other three are still failed.
@@ -304,13 +310,7 @@ async def test_when_a_snooze_ends_only_what_is_still_failed_is_posted(
 async def test_when_patchworks_cannot_say_the_released_failures_are_posted(
     bot: RunningBot, sim: Sim, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    add_failures(sim, 0)
-    await bot.services.poller.run_once()
-    await bot.desk.choose(
-        ANA, CHANNEL, digest_ts(slack), Action.CAUSE_SNOOZE, option_value(slack, SnoozeFor.HOUR)
-    )
-    held = add_failures(sim, 1)
-    await bot.services.poller.run_once()
+    held = await held_by_an_hours_snooze(bot, sim, slack)
 
     sim.config.error_rate = 1.0  # every Patchworks request fails from now on (read live)
     set_clock(monkeypatch, bot.services, datetime.now(UTC) + timedelta(minutes=61))

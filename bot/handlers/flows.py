@@ -72,9 +72,10 @@ async def _read(services: Services, body: dict[str, Any], kind: type[V], raw: ob
         return None
 
 
-async def _refresh(uow: UnitOfWork, flow_name: str) -> None:
-    """Rewrite every digest showing the flow once the transaction has committed."""
-    for message_id in await uow.flow_snoozes.messages_showing([flow_name]):
+async def _changed(uow: UnitOfWork, user: str, run: int, action: str, flow: str, detail: str) -> None:
+    """Audit the change, and rewrite every digest showing the flow once the transaction commits."""
+    await uow.audit.append(user_id=user, action=action, run_ids=[run], result="ok", detail=detail)
+    for message_id in await uow.flow_snoozes.messages_showing([flow]):
         await uow.effects.refresh_later(message_id)
 
 
@@ -92,14 +93,9 @@ async def snooze_flow(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCon
             flow = tracked.entry.flow_name
             until = snooze_until(ref.span, uow.now, ZoneInfo(services.settings.syncbot_timezone))
             await uow.flow_snoozes.snooze(flow, user, until)
-            await uow.audit.append(
-                user_id=user,
-                action="flow_snooze",
-                run_ids=[ref.run],
-                result="ok",
-                detail=f"{flow[:200]} until {until:%Y-%m-%dT%H:%MZ}",
+            await _changed(
+                uow, user, ref.run, "flow_snooze", flow, f"{flow[:200]} until {until:%Y-%m-%dT%H:%MZ}"
             )
-            await _refresh(uow, flow)
     if tracked is None:
         await _repaint(services, body, _NOT_STORED)
         return
@@ -127,10 +123,7 @@ async def unsnooze_flow(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltC
             flow = tracked.entry.flow_name
             ended = await uow.flow_snoozes.unsnooze(flow)
             if ended:
-                await uow.audit.append(
-                    user_id=user, action="flow_unsnooze", run_ids=[ref.run], result="ok", detail=flow[:200]
-                )
-                await _refresh(uow, flow)
+                await _changed(uow, user, ref.run, "flow_unsnooze", flow, flow[:200])
     await services.effects.deliver()
     if tracked is None:
         notice = _NOT_STORED
